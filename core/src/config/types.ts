@@ -1,0 +1,96 @@
+/**
+ * The shape of postern.yaml after validation and defaults. The JSON Schema in schema.ts is the
+ * source of truth for what is allowed; docs/reference/config.md describes every key.
+ */
+
+export type TlsMode = 'none' | 'starttls' | 'implicit';
+export type AuthMode = 'none' | 'optional' | 'required';
+
+export interface SmtpListenerConfig {
+  /** Name used in logs and shown to plugins (session.listener). */
+  name: string;
+  host: string;
+  port: number;
+  tls: TlsMode;
+  /** none: AUTH not offered (MX); optional: offered; required: MAIL FROM needs AUTH (submission). */
+  auth: AuthMode;
+  /**
+   * Milliseconds to wait before the greeting; a client that talks earlier is refused.
+   * Default 100 for listeners with auth `none`, 0 otherwise.
+   */
+  earlyTalkerDelayMs: number;
+}
+
+export interface SmtpConfig {
+  /** Text after the host name in the 220 greeting. */
+  banner: string;
+  /** Bytes; SIZE is advertised and larger messages get 552 5.3.4. */
+  maxMessageSize: number;
+  /** Recipients per message; more get 452 4.5.3. */
+  maxRecipients: number;
+  /** Allow AUTH on connections without TLS (only for tests and trusted LANs). */
+  allowInsecureAuth: boolean;
+  /** Idle time before a connection is closed (ms). */
+  socketTimeoutMs: number;
+  limits: {
+    /** Concurrent connections from one IP; more get 421 4.7.0. 0 = unlimited. */
+    connectionsPerIp: number;
+    /** All connections at once; more get 421. 0 = unlimited. */
+    maxConnections: number;
+  };
+  listeners: SmtpListenerConfig[];
+}
+
+export interface PosternConfig {
+  /** The server's host name (greeting, Received, HELO when sending). */
+  hostname: string;
+  /** Where the database, spool, mailboxes and TLS files live; relative to the config file. */
+  dataDir: string;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  tls: {
+    /** PEM key and certificate files; relative to the config file. Empty: dataDir/tls/{key,cert}.pem. */
+    key: string;
+    cert: string;
+  };
+  smtp: SmtpConfig;
+  relay: {
+    /** CIDR ranges whose clients may relay without AUTH. Default: none. */
+    trustedNetworks: string[];
+  };
+  dns: {
+    /** Resolvers ("127.0.0.1:5353"); empty = the system's. */
+    servers: string[];
+    timeoutMs: number;
+  };
+  delivery: {
+    /** Folders created with every mailbox. INBOX is the Maildir root. */
+    folders: string[];
+    /** Seconds between retries of deferred local deliveries. */
+    retryIntervalSec: number;
+  };
+  plugins: PluginsConfig;
+  /** The absolute path of the file this came from (set by the loader). */
+  configPath: string;
+}
+
+export interface PluginConfig {
+  enabled: boolean;
+  /** On a throw/timeout: true = ignore the tap (fail open); false = 451 4.3.0 (default). */
+  failOpen?: boolean;
+  /** Default timeout for this plugin's taps, ms. */
+  timeoutMs?: number;
+  [option: string]: unknown;
+}
+
+/**
+ * In YAML, `plugins` holds `timeoutMs`, `paths` and one section per plugin name; the loader moves
+ * the per-plugin sections into `entries` so the types stay honest.
+ */
+export interface PluginsConfig {
+  /** Default tap timeout (ms) for every plugin. */
+  timeoutMs: number;
+  /** Extra folders searched for plugins, relative to the config file (made absolute by the loader). */
+  paths: string[];
+  /** Per-plugin sections, keyed by plugin name, in file order. */
+  entries: Record<string, PluginConfig>;
+}

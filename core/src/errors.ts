@@ -1,0 +1,72 @@
+/**
+ * The error catalogue: every error Postern raises on purpose has a stable code from this list.
+ * Tests and API clients match on `code`, never on message text. docs/reference/errors.md describes
+ * each one; keep the two in step.
+ */
+export const ErrorCode = Object.freeze({
+  /** The config file could not be read or parsed as YAML. */
+  CONFIG_UNREADABLE: 'POSTERN_CONFIG_UNREADABLE',
+  /** The config file parsed but a key is unknown, missing or of the wrong type. */
+  CONFIG_INVALID: 'POSTERN_CONFIG_INVALID',
+  /** A plugin named in config could not be found. */
+  PLUGIN_NOT_FOUND: 'POSTERN_PLUGIN_NOT_FOUND',
+  /** A plugin failed to load (import error, bad export, setup threw). */
+  PLUGIN_LOAD_FAILED: 'POSTERN_PLUGIN_LOAD_FAILED',
+  /** A plugin's options failed its validation. */
+  PLUGIN_OPTIONS_INVALID: 'POSTERN_PLUGIN_OPTIONS_INVALID',
+  /** A plugin's tap threw. */
+  PLUGIN_TAP_FAILED: 'POSTERN_PLUGIN_TAP_FAILED',
+  /** A plugin's tap did not settle within its timeout. */
+  PLUGIN_TAP_TIMEOUT: 'POSTERN_PLUGIN_TAP_TIMEOUT',
+  /** A plugin's tap returned something that is not a Verdict. */
+  PLUGIN_BAD_VERDICT: 'POSTERN_PLUGIN_BAD_VERDICT',
+  /** A domain name, address or alias target is not syntactically valid. */
+  INVALID_ADDRESS: 'POSTERN_INVALID_ADDRESS',
+  /** The domain already exists. */
+  DOMAIN_EXISTS: 'POSTERN_DOMAIN_EXISTS',
+  /** The domain does not exist. */
+  DOMAIN_NOT_FOUND: 'POSTERN_DOMAIN_NOT_FOUND',
+  /** The domain still has users or aliases; remove them first (or use --force). */
+  DOMAIN_NOT_EMPTY: 'POSTERN_DOMAIN_NOT_EMPTY',
+  /** The user already exists. */
+  USER_EXISTS: 'POSTERN_USER_EXISTS',
+  /** The user does not exist. */
+  USER_NOT_FOUND: 'POSTERN_USER_NOT_FOUND',
+  /** The password is empty or too short. */
+  WEAK_PASSWORD: 'POSTERN_WEAK_PASSWORD',
+  /** The alias (source → target) does not exist. */
+  ALIAS_NOT_FOUND: 'POSTERN_ALIAS_NOT_FOUND',
+  /** An alias source collides with a user, or an alias would loop. */
+  ALIAS_CONFLICT: 'POSTERN_ALIAS_CONFLICT',
+  /** A listener could not bind its address/port. */
+  LISTEN_FAILED: 'POSTERN_LISTEN_FAILED',
+  /** TLS is configured on a listener but no key/certificate could be loaded. */
+  TLS_UNAVAILABLE: 'POSTERN_TLS_UNAVAILABLE',
+  /** A spool file is corrupt and was moved aside to spool/corrupt. */
+  SPOOL_CORRUPT: 'POSTERN_SPOOL_CORRUPT',
+  /** Writing a message to the spool failed (disk full, permissions). The client got a 451. */
+  SPOOL_WRITE_FAILED: 'POSTERN_SPOOL_WRITE_FAILED',
+  /** Local delivery into a Maildir failed; the recipient is deferred. */
+  DELIVERY_FAILED: 'POSTERN_DELIVERY_FAILED',
+  /** A CLI command was called with wrong arguments. */
+  USAGE: 'POSTERN_USAGE',
+});
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error with a stable code from the catalogue. */
+export class PosternError extends Error {
+  readonly code: ErrorCodeValue;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCodeValue, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PosternError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isPosternError(err: unknown, code?: ErrorCodeValue): err is PosternError {
+  return err instanceof PosternError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,7 @@
+export * from './verdict.js';
+export type * from './results.js';
+export type * from './envelope.js';
+export type * from './delivery.js';
+export * from './hooks.js';
+export * from './plugin.js';
+export { MapResults } from './map-results.js';

@@ -1,0 +1,69 @@
+import type { HookArgs, HookName, HookResult } from './hooks.js';
+
+/** Structured logger given to plugins (pino-compatible subset). */
+export interface PluginLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface TapOptions {
+  /** Order within the hook; use `Stage` / `DeliverStage` constants. Default `Stage.DEFAULT`. */
+  stage?: number;
+  /** Milliseconds before the tap is abandoned. Default: the plugin's `timeoutMs`, else 5000. */
+  timeoutMs?: number;
+}
+
+export type TapFn<H extends HookName> = (...args: HookArgs<H>) => HookResult<H> | Promise<HookResult<H>>;
+
+/** What a plugin's `setup` receives: a facade that can tap hooks but never call them. */
+export interface PluginApi<Options = Record<string, unknown>> {
+  /** The plugin's name, as in its manifest. */
+  readonly name: string;
+  /** The plugin's options: its config section with defaults applied (`enabled` removed). */
+  readonly options: Readonly<Options>;
+  readonly log: PluginLogger;
+  /** The server's own host name (config `hostname`). */
+  readonly hostname: string;
+  /**
+   * Register a tap. The tap is named after the plugin; it is timed, and a throw or a timeout
+   * becomes a 451 4.3.0 tempfail (or is ignored when the plugin is configured `failOpen: true`).
+   * @example
+   * api.tap('mailFrom', (session, tx) => (tx.mailFrom.domain === 'spam.test' ? reject() : undefined));
+   */
+  tap<H extends HookName>(hook: H, fn: TapFn<H>, options?: TapOptions): void;
+  /** Run `fn` when this plugin generation is shut down (timers, sockets). */
+  onShutdown(fn: () => void | Promise<void>): void;
+}
+
+export interface PluginDefinition<Options = Record<string, unknown>> {
+  /** Unique plugin name (kebab-case). */
+  name: string;
+  /** Defaults merged under the admin's options. */
+  defaults?: Partial<Options>;
+  /**
+   * Check options beyond defaults; return error strings of the form "key: reason" (empty when fine).
+   * The server refuses to load a plugin whose options fail.
+   */
+  validate?(options: Options): string[];
+  /** Register taps. Throwing here fails the load with a clear error naming the plugin. */
+  setup(api: PluginApi<Options>): void | Promise<void>;
+}
+
+/**
+ * Declare a plugin. Identity at runtime; it exists so TypeScript checks the shape and infers
+ * `Options` for `setup`.
+ * @example
+ * export default definePlugin<{ domains: string[] }>({
+ *   name: 'block-domains',
+ *   defaults: { domains: [] },
+ *   setup(api) {
+ *     api.tap('mailFrom', (_s, tx) =>
+ *       api.options.domains.includes(tx.mailFrom.domain) ? reject('Sender refused') : undefined);
+ *   },
+ * });
+ */
+export function definePlugin<Options = Record<string, unknown>>(def: PluginDefinition<Options>): PluginDefinition<Options> {
+  return def;
+}
