@@ -50,6 +50,14 @@ export const ErrorCode = Object.freeze({
   DELIVERY_FAILED: 'POSTERN_DELIVERY_FAILED',
   /** A CLI command was called with wrong arguments. */
   USAGE: 'POSTERN_USAGE',
+  /** `postern init` found an existing postern.yaml; pass --force to overwrite it. */
+  CONFIG_EXISTS: 'POSTERN_CONFIG_EXISTS',
+  /** The SQLite database in dataDir could not be opened, configured or migrated. */
+  DATABASE_UNAVAILABLE: 'POSTERN_DATABASE_UNAVAILABLE',
+  /** The database was written by a newer Postern (its schema version is higher than this build knows). */
+  DATABASE_TOO_NEW: 'POSTERN_DATABASE_TOO_NEW',
+  /** A mailbox quota is not null or a non-negative whole number of bytes. */
+  INVALID_QUOTA: 'POSTERN_INVALID_QUOTA',
 });
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -40,6 +40,11 @@ export interface Delivery {
   pending(): DeliveryRecipient[];
   /** Record the outcome for one recipient. */
   settle(recipient: DeliveryRecipient, result: DeliveryResult): void;
+  /**
+   * Add a recipient that a tap found along the way (an alias's remote target), pending, so later
+   * taps (the outbound transport) deliver it. `original` is the envelope recipient it came from.
+   */
+  add(address: string, original: string): DeliveryRecipient;
   /** The full message (with the headers added at DATA). */
   readonly message: Buffer;
   /** Attempt number, 1 for the first. */

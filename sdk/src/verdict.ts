@@ -20,6 +20,8 @@ export interface Verdict {
   reason?: string;
   /** For `quarantine`: the mailbox folder to deliver into (default "Junk"). */
   folder?: string;
+  /** Set by the core, not by plugins: the name of the plugin whose tap returned this verdict. */
+  by?: string;
 }
 
 type VerdictFields = Omit<Verdict, 'action'>;

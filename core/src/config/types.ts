@@ -44,17 +44,20 @@ export interface SmtpConfig {
 export interface PosternConfig {
   /** The server's host name (greeting, Received, HELO when sending). */
   hostname: string;
-  /** Where the database, spool, mailboxes and TLS files live; relative to the config file. */
+  /** Where the database, spool, mailboxes and TLS files live; relative to the config file in YAML, absolute after loading. */
   dataDir: string;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   tls: {
-    /** PEM key and certificate files; relative to the config file. Empty: dataDir/tls/{key,cert}.pem. */
+    /**
+     * PEM key and certificate files. In YAML: relative to the config file, empty for
+     * dataDir/tls/{key,cert}.pem. After loading: always absolute (the loader fills in the default).
+     */
     key: string;
     cert: string;
   };
   smtp: SmtpConfig;
   relay: {
-    /** CIDR ranges whose clients may relay without AUTH. Default: none. */
+    /** CIDR ranges whose clients may relay without AUTH. Default: none. A bare address in YAML is loaded as /32 or /128. */
     trustedNetworks: string[];
   };
   dns: {

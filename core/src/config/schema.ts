@@ -1,0 +1,163 @@
+/**
+ * The JSON Schema of postern.yaml: what is allowed and every default. load-config.ts validates the
+ * parsed YAML against it (ajv, `useDefaults`), then applies the few defaults a schema cannot
+ * express (see applyDerivedDefaults in load-config.ts). docs/reference/config.md describes each key.
+ *
+ * `x-message` on a schema is the error text shown when its `pattern` or `format` fails, so the
+ * admin reads "must be a CIDR range" rather than a regular expression.
+ */
+import { hostname } from 'node:os';
+import type { SchemaObject } from 'ajv';
+
+/** The listeners of a default install: MX on 25, submission with STARTTLS on 587 and implicit TLS on 465. */
+export const DEFAULT_LISTENERS = [
+  { name: 'mx', host: '0.0.0.0', port: 25, tls: 'starttls', auth: 'none' },
+  { name: 'submission', host: '0.0.0.0', port: 587, tls: 'starttls', auth: 'required' },
+  { name: 'submissions', host: '0.0.0.0', port: 465, tls: 'implicit', auth: 'required' },
+] as const;
+
+export const DEFAULT_FOLDERS = ['INBOX', 'Sent', 'Drafts', 'Junk', 'Trash'] as const;
+
+/** Listener names appear in logs and in `session.listener`; keep them plain words. */
+const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', 'x-message': 'must be a name of letters, digits, _ . -' };
+const PORT = { type: 'integer', minimum: 1, maximum: 65535 };
+const MS = { type: 'integer', minimum: 0 };
+
+const listener = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'port'],
+  properties: {
+    name: NAME,
+    host: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    port: PORT,
+    tls: { enum: ['none', 'starttls', 'implicit'], default: 'starttls' },
+    auth: { enum: ['none', 'optional', 'required'], default: 'none' },
+    // No default here: it depends on `auth` and is filled in after validation.
+    earlyTalkerDelayMs: MS,
+  },
+};
+
+/** A plugin's section: the keys the host reads; every other key is the plugin's own option. */
+const pluginSection = {
+  type: 'object',
+  required: ['enabled'],
+  properties: {
+    enabled: { type: 'boolean' },
+    failOpen: { type: 'boolean' },
+    timeoutMs: { type: 'integer', minimum: 1 },
+  },
+};
+
+/**
+ * Build the schema. A function, not a constant, because the `hostname` default is the machine's
+ * name at load time.
+ */
+export function configSchema(): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      hostname: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9._-]{1,253}$',
+        'x-message': 'must be a host name (letters, digits, dots, hyphens)',
+        default: hostname(),
+      },
+      dataDir: { type: 'string', minLength: 1, default: './data' },
+      log: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        },
+      },
+      tls: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          key: { type: 'string', default: '' },
+          cert: { type: 'string', default: '' },
+        },
+      },
+      smtp: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          banner: { type: 'string', default: 'Postern ESMTP ready' },
+          maxMessageSize: { type: 'integer', minimum: 1, default: 26214400 },
+          maxRecipients: { type: 'integer', minimum: 1, default: 100 },
+          allowInsecureAuth: { type: 'boolean', default: false },
+          socketTimeoutMs: { type: 'integer', minimum: 1, default: 300000 },
+          limits: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              connectionsPerIp: { type: 'integer', minimum: 0, default: 20 },
+              maxConnections: { type: 'integer', minimum: 0, default: 1000 },
+            },
+          },
+          listeners: { type: 'array', items: listener, default: DEFAULT_LISTENERS },
+        },
+      },
+      relay: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          trustedNetworks: {
+            type: 'array',
+            default: [],
+            items: { type: 'string', format: 'cidr', 'x-message': 'must be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32)' },
+          },
+        },
+      },
+      dns: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          servers: {
+            type: 'array',
+            default: [],
+            items: { type: 'string', format: 'dns-server', 'x-message': 'must be host, host:port or [IPv6]:port' },
+          },
+          timeoutMs: { type: 'integer', minimum: 1, default: 5000 },
+        },
+      },
+      delivery: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          folders: {
+            type: 'array',
+            uniqueItems: true,
+            default: DEFAULT_FOLDERS,
+            items: {
+              type: 'string',
+              // Folder names become directories: no separators, no leading dot, no control characters.
+              pattern: '^[^./\\\\\\u0000-\\u001f][^/\\\\\\u0000-\\u001f]*$',
+              'x-message': 'must be a folder name without "/", "\\" or a leading dot',
+            },
+          },
+          retryIntervalSec: { type: 'integer', minimum: 1, default: 300 },
+        },
+      },
+      plugins: {
+        type: 'object',
+        default: {},
+        properties: {
+          timeoutMs: { type: 'integer', minimum: 1, default: 5000 },
+          paths: { type: 'array', default: [], items: { type: 'string', minLength: 1 } },
+        },
+        // Every other key is one plugin's section.
+        additionalProperties: pluginSection,
+      },
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { PosternConfig } from './config/types.js';
+import { DeliveryRunner } from './delivery/delivery-runner.js';
+import { registerLocalDelivery } from './delivery/local-delivery.js';
+import { MailboxStore } from './delivery/mailbox-store.js';
+import { SqliteDirectory } from './directory/sqlite-directory.js';
+import { createLogger } from './logging.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { loadPlugins, type LoadedPlugin } from './plugins/plugin-loader.js';
+import type { SmtpContext } from './smtp/smtp-context.js';
+import { startSmtpListener, type RunningListener, type TlsMaterial } from './smtp/smtp-listener.js';
+import { assertCompatible } from './smtp/smtp-server-adapter.js';
+import { Spool } from './spool/spool.js';
+import { openDatabase } from './store/database.js';
+import { DirSync } from './util/dir-sync.js';
+import { NetworkList } from './util/network-list.js';
+
+export interface RunningServer {
+  listeners: RunningListener[];
+  plugins: LoadedPlugin[];
+  log: Logger;
+  /** Stop accepting, finish deliveries in flight, close the database. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * The key and certificate (config tls.key/tls.cert; the loader defaults them to the pair `postern
+ * init` writes in dataDir/tls). Missing files are an error only for a listener that needs TLS.
+ */
+function loadTls(config: PosternConfig): TlsMaterial | undefined {
+  const { key, cert } = config.tls;
+  if (!existsSync(key) || !existsSync(cert)) return undefined;
+  return { key: readFileSync(key), cert: readFileSync(cert) };
+}
+
+/**
+ * Start Postern: directory, plugins, spool recovery, then the listeners. Messages left in the spool
+ * by a previous run (a crash, a kill -9) are delivered before the first listener opens.
+ */
+export async function startServer(config: PosternConfig, log: Logger = createLogger(config)): Promise<RunningServer> {
+  assertCompatible();
+  const db = openDatabase(config.dataDir);
+  const directory = new SqliteDirectory(db);
+  const dirSync = new DirSync();
+  const mailboxes = new MailboxStore(config.dataDir, config.delivery.folders);
+
+  const pipeline = new Pipeline(log);
+  registerLocalDelivery(pipeline, { directory, mailboxes, dirSync, hostname: config.hostname, log });
+  let plugins: LoadedPlugin[];
+  try {
+    plugins = await loadPlugins(pipeline, config, log);
+  } catch (err) {
+    await pipeline.shutdown();
+    db.close();
+    throw err;
+  }
+
+  const spool = new Spool(join(config.dataDir, 'spool'), dirSync, log);
+  await spool.init();
+  const deliveries = new DeliveryRunner({ pipeline: () => pipeline, spool, log, retryIntervalSec: config.delivery.retryIntervalSec });
+  const recovered = await spool.recover();
+  if (recovered.length > 0) log.info({ count: recovered.length }, 'recovering spooled messages');
+  for (const { envelope, message } of recovered) deliveries.submit(envelope, message, true);
+
+  const ctx: SmtpContext = {
+    config,
+    directory,
+    log,
+    pipeline: () => pipeline,
+    spool,
+    deliveries,
+    trustedNetworks: new NetworkList(config.relay.trustedNetworks),
+    connectionsByIp: new Map(),
+  };
+  const tls = loadTls(config);
+  const listeners: RunningListener[] = [];
+  try {
+    for (const listener of config.smtp.listeners) listeners.push(await startSmtpListener(ctx, listener, tls));
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await deliveries.close();
+    await pipeline.shutdown();
+    db.close();
+    throw err;
+  }
+  log.info({ listeners: listeners.map((l) => `${l.name}@${l.address.address}:${l.address.port}`), plugins: plugins.map((p) => p.name) }, 'postern started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    listeners,
+    plugins,
+    log,
+    close: () =>
+      (closing ??= (async () => {
+        log.info('postern stopping');
+        await Promise.all(listeners.map((l) => l.close()));
+        await deliveries.close();
+        await pipeline.shutdown();
+        await directory.close();
+        db.close();
+        log.info('postern stopped');
+      })()),
+  };
+}

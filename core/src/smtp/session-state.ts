@@ -1,0 +1,120 @@
+import { MapResults, type EnvelopeAddress, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
+import type { SMTPServerSession } from 'smtp-server';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { SmtpListenerConfig } from '../config/types.js';
+
+/** A verdict as recorded for the transaction log line. */
+export interface LoggedVerdict {
+  hook: string;
+  action: string;
+  by?: string;
+  reason?: string;
+}
+
+/**
+ * The transaction a plugin sees (TransactionView) plus what the core tracks alongside it.
+ * Created at MAIL FROM; smtp-server starts a new one after DATA or RSET.
+ */
+export class SmtpTransaction implements TransactionView {
+  readonly id: string;
+  readonly mailFrom: EnvelopeAddress;
+  readonly recipients: EnvelopeAddress[] = [];
+  readonly results = new MapResults();
+  readonly addedHeaders: Array<readonly [string, string]> = [];
+  readonly verdicts: LoggedVerdict[] = [];
+  message: Buffer | undefined;
+  /** Set by a quarantine verdict at DATA. */
+  folder: string | undefined;
+  discarded = false;
+
+  constructor(id: string, mailFrom: EnvelopeAddress) {
+    this.id = id;
+    this.mailFrom = mailFrom;
+  }
+
+  addHeader(name: string, value: string): void {
+    if (!/^[!-9;-~]+$/.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+    // A header value may not smuggle in a new header line: collapse line breaks into folding.
+    const clean = value.replace(/\r?\n(?![ \t])/g, '\r\n\t').replace(/\r(?!\n)|(?<!\r)\n/g, ' ');
+    this.addedHeaders.push([name, clean]);
+  }
+
+  note(hook: string, verdict: Verdict | undefined): void {
+    if (!verdict) return;
+    const entry: LoggedVerdict = { hook, action: verdict.action };
+    if (verdict.by) entry.by = verdict.by;
+    if (verdict.reason) entry.reason = verdict.reason;
+    this.verdicts.push(entry);
+  }
+}
+
+/**
+ * Everything the core keeps about one SMTP connection. It is also the SessionView plugins get:
+ * live getters read smtp-server's session, so `secure` turns true after STARTTLS.
+ */
+export class SmtpSessionState implements SessionView {
+  readonly protocol = 'smtp' as const;
+  readonly results = new MapResults();
+  readonly #raw: SMTPServerSession;
+  /** The plugin generation this session started with; it keeps it to the end. */
+  readonly pipeline: Pipeline;
+  readonly listenerConfig: SmtpListenerConfig;
+  readonly trusted: boolean;
+  transaction: SmtpTransaction | undefined;
+  /** The HELO name the helo hook last approved (it runs lazily, see on-mail-from.ts). */
+  heloChecked: string | undefined;
+  /** Counts toward the per-IP connection limit (false when refused before it was counted). */
+  counted = false;
+
+  constructor(raw: SMTPServerSession, pipeline: Pipeline, listener: SmtpListenerConfig, trusted: boolean) {
+    this.#raw = raw;
+    this.pipeline = pipeline;
+    this.listenerConfig = listener;
+    this.trusted = trusted;
+  }
+
+  get id(): string {
+    return this.#raw.id;
+  }
+  get listener(): string {
+    return this.listenerConfig.name;
+  }
+  get remoteAddress(): string {
+    return this.#raw.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.#raw.remotePort;
+  }
+  get localAddress(): string {
+    return this.#raw.localAddress;
+  }
+  get localPort(): number {
+    return this.#raw.localPort;
+  }
+  get secure(): boolean {
+    return this.#raw.secure;
+  }
+  get helo(): string | undefined {
+    return this.#raw.hostNameAppearsAs || undefined;
+  }
+  get user(): string | undefined {
+    const user = this.#raw.user as unknown;
+    return typeof user === 'string' ? user : undefined;
+  }
+  /** The protocol word for Received (RFC 3848): ESMTP, ESMTPS, ESMTPA, ESMTPSA. */
+  get withProtocol(): string {
+    const raw = this.#raw as SMTPServerSession & { openingCommand?: string };
+    const base = raw.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP';
+    return base + (this.secure ? 'S' : '') + (this.user ? 'A' : '');
+  }
+}
+
+const STATE = Symbol('postern.session');
+
+export function attachState(raw: SMTPServerSession, state: SmtpSessionState): void {
+  (raw as unknown as Record<symbol, SmtpSessionState>)[STATE] = state;
+}
+
+export function stateOf(raw: SMTPServerSession): SmtpSessionState | undefined {
+  return (raw as unknown as Record<symbol, SmtpSessionState | undefined>)[STATE];
+}

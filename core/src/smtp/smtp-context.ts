@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { PosternConfig } from '../config/types.js';
+import type { Directory } from '../directory/directory.js';
+import type { DeliveryRunner } from '../delivery/delivery-runner.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Spool } from '../spool/spool.js';
+import type { NetworkList } from '../util/network-list.js';
+
+/** What the SMTP handlers share: one per server, across listeners. */
+export interface SmtpContext {
+  config: PosternConfig;
+  directory: Directory;
+  log: Logger;
+  /** The current plugin generation; a new session takes it and keeps it. */
+  pipeline(): Pipeline;
+  spool: Spool;
+  deliveries: DeliveryRunner;
+  trustedNetworks: NetworkList;
+  /** Open connections per client IP (the connectionsPerIp limit). */
+  connectionsByIp: Map<string, number>;
+}

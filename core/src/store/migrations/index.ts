@@ -1,0 +1,9 @@
+/**
+ * Every schema change, in order. To add tables (queue, mailbox index, plugin key-value store),
+ * write a new file `NNN-what.ts` and append it here with the next version; never edit or reorder
+ * a migration that has shipped, since databases in the field have already applied it.
+ */
+import type { Migration } from '../migrate.js';
+import { directoryTables } from './001-directory.js';
+
+export const MIGRATIONS: readonly Migration[] = [directoryTables];
