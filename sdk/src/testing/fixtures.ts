@@ -3,19 +3,40 @@ import type { EnvelopeAddress, SessionView, TransactionView } from '../envelope.
 import { MapResults } from '../map-results.js';
 import type { ResultsStore } from '../results.js';
 
-/** Strip `readonly` so tests can change a fixture between hook calls (e.g. set `user` after AUTH). */
+/**
+ * Strip `readonly` so tests can change a fixture between hook calls (e.g. set `user` after AUTH).
+ * @example
+ * const session: Mutable<SessionView> = h.session();
+ */
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** A SessionView whose fields a test may change. */
+/**
+ * A SessionView whose fields a test may change.
+ * @example
+ * const session = h.session();
+ * await h.run('connect', session);
+ * session.user = 'alice@example.test'; // as after a successful AUTH
+ * await h.run('mailFrom', session, h.transaction());
+ */
 export type TestSession = Mutable<SessionView>;
 
-/** A TransactionView whose fields a test may change; `addedHeaders` records `addHeader` calls. */
+/**
+ * A TransactionView whose fields a test may change; `addedHeaders` records `addHeader` calls.
+ * @example
+ * const tx = h.transaction({ message: 'Subject: hi\n\nbody\n' });
+ * await h.run('data', h.session(), tx);
+ * assert.deepEqual(tx.addedHeaders, [['X-Spam-Score', '0.1']]);
+ */
 export interface TestTransaction extends Omit<Mutable<TransactionView>, 'recipients' | 'addedHeaders'> {
   recipients: EnvelopeAddress[];
   addedHeaders: Array<readonly [string, string]>;
 }
 
-/** What `harness.transaction()` accepts: addresses may be plain strings, the message a string. */
+/**
+ * What `harness.transaction()` accepts: addresses may be plain strings, the message a string.
+ * @example
+ * h.transaction({ mailFrom: '<>', recipients: ['postmaster@example.test'] });
+ */
 export interface TransactionInit {
   id?: string;
   /** `'a@b.test'`, `'<a@b.test>'`, `''` or `'<>'` (the null sender), or a built address. */
@@ -26,7 +47,11 @@ export interface TransactionInit {
   results?: ResultsStore;
 }
 
-/** What `harness.delivery()` accepts. */
+/**
+ * What `harness.delivery()` accepts.
+ * @example
+ * h.delivery({ sender: 'a@b.test', recipients: ['x@local.test', 'y@remote.test'], attempt: 2 });
+ */
 export interface DeliveryInit {
   id?: string;
   sender?: string;
@@ -37,7 +62,13 @@ export interface DeliveryInit {
   results?: ResultsStore;
 }
 
-/** A Delivery whose recipients a test can inspect after `run('deliver', ...)`. */
+/**
+ * A Delivery whose recipients a test can inspect after `run('deliver', ...)`.
+ * @example
+ * const d = h.delivery();
+ * await h.run('deliver', d);
+ * assert.equal(d.pending().length, 0);
+ */
 export interface TestDelivery extends Delivery {
   readonly recipients: DeliveryRecipient[];
 }

@@ -5,11 +5,15 @@ import type { PluginApi, PluginDefinition, PluginLogger, TapFn, TapOptions } fro
 import { buildAddress, buildDelivery, buildSession, buildTransaction } from './fixtures.js';
 import type { DeliveryInit, TestDelivery, TestSession, TestTransaction, TransactionInit } from './fixtures.js';
 import { HarnessError } from './harness-error.js';
-import { mergeOptions } from './merge-options.js';
+import { pluginOptions } from './plugin-options.js';
 import { inStageOrder, isKnownHook, runTaps } from './run-taps.js';
 import type { RegisteredTap } from './run-taps.js';
 
-/** Options as the admin would write them: any nested key may be left out. Arrays are taken whole. */
+/**
+ * Options as the admin may write them: any key, nested ones included, may be left out.
+ * @example
+ * const options: DeepPartial<AccessOptions> = { deny: { networks: ['203.0.113.0/24'] } };
+ */
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /**
@@ -18,7 +22,11 @@ export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object
  * const h = await createHarness(plugin, { options: { limit: 2 }, hostname: 'mx.example.test' });
  */
 export interface HarnessInit<Options> {
-  /** The plugin's config section (without `enabled`); merged over the plugin's `defaults`. */
+  /**
+   * The plugin's config section, as under `plugins.<name>` in postern.yaml. Merged over the
+   * plugin's `defaults` like the core does: top-level keys replace the default's whole (a nested
+   * section is not merged key by key); `enabled`, `failOpen` and `timeoutMs` are removed.
+   */
   options?: DeepPartial<Options>;
   /** `api.hostname`. Default "mx.postern.test". */
   hostname?: string;
@@ -48,7 +56,7 @@ export interface LogEntry {
 export interface Harness<Options> {
   /** The plugin's name. */
   readonly name: string;
-  /** The options `setup` saw: defaults merged with `init.options`. */
+  /** The options `setup` saw: `init.options` over the defaults, shallow, frozen one level deep. */
   readonly options: Readonly<Options>;
   /** Everything logged through `api.log`, in order. */
   readonly log: readonly LogEntry[];
@@ -108,7 +116,7 @@ export interface Harness<Options> {
 }
 
 /**
- * Load a plugin the way the core does, without a server: merge `defaults` and `init.options`, run
+ * Load a plugin the way the core does, without a server: `init.options` over `defaults`, run
  * `validate` (a non-empty result throws a HarnessError with code POSTERN_PLUGIN_OPTIONS_INVALID
  * listing every error), then `setup` with a fake PluginApi that records taps, logs and shutdown
  * callbacks. Works with plain `node --test`.
@@ -131,11 +139,8 @@ export async function createHarness<Options>(
   init: HarnessInit<NoInfer<Options>> = {},
 ): Promise<Harness<Options>> {
   const name = plugin.name;
-  const merged = mergeOptions(plugin.defaults ?? {}, init.options ?? {}) as Record<string, unknown>;
-  // The core hands plugins their section with `enabled` removed; do the same.
-  delete merged['enabled'];
   // Frozen (one level deep) like the options the core hands a plugin.
-  const options = Object.freeze(merged) as Options;
+  const options = Object.freeze(pluginOptions(plugin.defaults, init.options)) as Options;
 
   const errors = plugin.validate?.(options) ?? [];
   if (errors.length > 0) {

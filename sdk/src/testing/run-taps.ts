@@ -5,7 +5,12 @@ import type { TapFn } from '../plugin.js';
 import { isVerdict } from '../verdict.js';
 import { HarnessError } from './harness-error.js';
 
-/** One `api.tap()` call as the harness recorded it. */
+/**
+ * One `api.tap()` call as the harness recorded it.
+ * @example
+ * const [tap] = h.taps('mailFrom');
+ * assert.equal(tap?.stage, Stage.EARLY);
+ */
 export interface RegisteredTap<H extends HookName = HookName> {
   readonly hook: H;
   /** The stage it was registered at (`Stage.DEFAULT` when none was given). */
