@@ -47,7 +47,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const mailboxes = new MailboxStore(config.dataDir, config.delivery.folders);
 
   const pipeline = new Pipeline(log);
-  registerLocalDelivery(pipeline, { directory, mailboxes, dirSync, hostname: config.hostname, log });
+  registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
   let plugins: LoadedPlugin[];
   try {
     plugins = await loadPlugins(pipeline, config, log);
@@ -63,6 +63,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const recovered = await spool.recover();
   if (recovered.length > 0) log.info({ count: recovered.length }, 'recovering spooled messages');
   for (const { envelope, message } of recovered) deliveries.submit(envelope, message, true);
+  spool.start();
 
   const ctx: SmtpContext = {
     config,
@@ -97,6 +98,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
         log.info('postern stopping');
         await Promise.all(listeners.map((l) => l.close()));
         await deliveries.close();
+        await spool.close();
         await pipeline.shutdown();
         await directory.close();
         db.close();

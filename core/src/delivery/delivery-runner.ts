@@ -113,6 +113,7 @@ export class DeliveryRunner {
     }
 
     if (delivery.recipients.some((r) => r.result?.status === 'deferred')) {
+      await spool.park(entry.envelope, entry.message).catch((err: unknown) => log.error({ err, queueId: id }, 'cannot park deferred message (it stays in the journal)'));
       if (!this.#closed) {
         entry.timer = setTimeout(() => {
           entry.timer = undefined;
@@ -122,9 +123,9 @@ export class DeliveryRunner {
       }
       return;
     }
-    // Every recipient is settled: the spool copy can go. Pending delivered/failed results were
-    // already logged; a crash before this unlink only causes an idempotent retry.
+    // Every recipient is settled: the spool copy can go. A crash before the settle record is on
+    // disk only causes an idempotent retry.
     this.#entries.delete(id);
-    await spool.remove(id).catch((err: unknown) => log.error({ err, queueId: id }, 'cannot remove spool file'));
+    await spool.settle(id).catch((err: unknown) => log.error({ err, queueId: id }, 'cannot settle spooled message'));
   }
 }

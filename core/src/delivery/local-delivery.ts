@@ -3,14 +3,12 @@ import type { Logger } from 'pino';
 import type { Directory } from '../directory/directory.js';
 import { ErrorCode } from '../errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { DirSync } from '../util/dir-sync.js';
 import type { MailboxStore } from './mailbox-store.js';
 import { maildirName } from './maildir.js';
 
 export interface LocalDeliveryDeps {
   directory: Directory;
   mailboxes: MailboxStore;
-  dirSync: DirSync;
   hostname: string;
   log: Logger;
 }
@@ -71,7 +69,7 @@ async function writeCopy(delivery: Delivery, recipient: DeliveryRecipient, mailb
     if (folder !== 'INBOX' && !(await maildir.hasFolder(folder))) await maildir.ensure([folder]);
     const name = maildirName(delivery.receivedAt, delivery.id, deps.hostname, size);
     // attempt > 1: an earlier attempt (or the process before a crash) may already have written it.
-    const path = await maildir.deliver(folder, name, delivery.message, deps.dirSync, delivery.attempt > 1);
+    const path = await maildir.deliver(folder, name, delivery.message, delivery.attempt > 1);
     if (path) await deps.directory.addUsage(mailbox, size);
     return { status: 'delivered', code: 250, enhanced: '2.0.0', message: path ? 'Delivered' : 'Already delivered', destination: `${mailbox}/${folder}` };
   } catch (err) {

@@ -1,6 +1,6 @@
-import { access, mkdir, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DirSync } from '../util/dir-sync.js';
+import { fsClose, fsOpen, fsRename, writeAll } from '../util/fs-ops.js';
 
 /**
  * A Maildir++ mailbox: INBOX is the root (cur/new/tmp), every other folder a dot-directory
@@ -41,42 +41,44 @@ export class Maildir {
   }
 
   /**
-   * Deliver one message durably: write tmp/<name>, fdatasync, rename into new/, fsync new/
-   * (group-committed across concurrent deliveries). With `idempotent`, first look for a file of
-   * the same base name in new/ or cur/ (cur/ names gain ":2,flags"), so a retry after a crash
-   * never delivers twice. Returns the path, or undefined when it was already there.
+   * Deliver one message: write tmp/<name>, rename into new/. No fsync here: the spool journal
+   * keeps the message until a file-system sync has made this copy durable (spool.ts). With
+   * `idempotent`, first look for a complete file of the same base name in new/ or cur/ (cur/ names
+   * gain ":2,flags"), so a retry after a crash never delivers twice; a file of the wrong size (cut
+   * short by a power loss) is replaced. Returns the path, or undefined when it was already there.
    */
-  async deliver(folder: string, name: string, data: Buffer, dirSync: DirSync, idempotent: boolean): Promise<string | undefined> {
+  async deliver(folder: string, name: string, data: Buffer, idempotent: boolean): Promise<string | undefined> {
     const dir = this.folderPath(folder);
     const target = join(dir, 'new', name);
-    if (idempotent && (await this.#alreadyDelivered(dir, name))) return undefined;
+    if (idempotent && (await this.#alreadyDelivered(dir, name, data.length))) return undefined;
     const tmp = join(dir, 'tmp', name);
     try {
-      const handle = await open(tmp, 'w');
+      const fd = await fsOpen(tmp, 'w', 0o600);
       try {
-        await handle.write(data);
-        await handle.datasync();
+        await writeAll(fd, data);
       } finally {
-        await handle.close();
+        await fsClose(fd);
       }
-      await rename(tmp, target);
+      await fsRename(tmp, target);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    await dirSync.sync(join(dir, 'new'));
     return target;
   }
 
-  async #alreadyDelivered(dir: string, name: string): Promise<boolean> {
-    try {
-      await access(join(dir, 'new', name));
-      return true;
-    } catch {
-      // not in new/; it may have been read (moved to cur/ with flags)
-    }
+  async #alreadyDelivered(dir: string, name: string, size: number): Promise<boolean> {
+    const complete = async (path: string) => {
+      const info = await stat(path).catch(() => undefined);
+      if (!info) return false;
+      if (info.size === size) return true;
+      await unlink(path).catch(() => undefined);
+      return false;
+    };
+    if (await complete(join(dir, 'new', name))) return true;
     const cur = await readdir(join(dir, 'cur')).catch(() => [] as string[]);
-    return cur.some((entry) => entry === name || entry.startsWith(`${name}:`));
+    const found = cur.find((entry) => entry === name || entry.startsWith(`${name}:`));
+    return found !== undefined && (await complete(join(dir, 'cur', found)));
   }
 }
 

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { ErrorCode, PosternError } from '../errors.js';
 import type { DirSync } from '../util/dir-sync.js';
 import { isQueueId } from '../util/queue-id.js';
+import { syncFilesystem } from '../util/sync-filesystem.js';
+import { Journal } from './journal.js';
 
 /** What the spool keeps beside a message: enough to deliver it after a restart. */
 export interface SpoolEnvelope {
@@ -24,82 +26,104 @@ export interface SpooledMessage {
   message: Buffer;
 }
 
-const MAGIC = 'POSTERN-SPOOL/1';
+/** How often settled journal segments are reclaimed (after one file-system sync for all of them). */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 /**
- * The durable spool. A message is accepted (250) only after `store` resolves, and `store` resolves
- * only after the file and its directory entry are on disk:
+ * The durable spool. A message is accepted (250) only after `store` resolves, which is after its
+ * journal record is fdatasync'd (journal.ts: group commit). Local delivery then writes the
+ * Maildir copy without an fsync of its own: the journal keeps the message until a checkpoint has
+ * run syncfs on the file system, and only then deletes the segment. After a crash or power loss,
+ * every message whose segment still exists is delivered again, and the delivery is idempotent
+ * (maildir.ts checks for the same name and size), so nothing is lost and nothing is doubled.
  *
- *   write active/<id>.tmp → fdatasync → rename to active/<id> → fsync(active/) (group-committed)
- *
- * A crash before the rename leaves a .tmp that recovery deletes (the client never got a 250, so
- * the message was never ours); after it, recovery finds the complete file and delivers it. A file
- * is removed only when every recipient is settled.
- *
- * File format: `POSTERN-SPOOL/1 <n>\n` + n bytes of JSON envelope + `\n` + the message.
+ * A message that cannot be delivered now (deferred) is "parked": written to spool/deferred/<id>
+ * with its own fsync, so the journal can move on without holding old segments for days.
  */
 export class Spool {
   readonly dir: string;
-  readonly #active: string;
-  readonly #corrupt: string;
+  readonly #journal: Journal;
+  readonly #deferredDir: string;
+  readonly #corruptDir: string;
   readonly #dirSync: DirSync;
   readonly #log: Logger;
+  readonly #parked = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #checkpointing: Promise<void> | undefined;
 
   constructor(dir: string, dirSync: DirSync, log: Logger) {
     this.dir = dir;
-    this.#active = join(dir, 'active');
-    this.#corrupt = join(dir, 'corrupt');
+    this.#journal = new Journal(join(dir, 'journal'));
+    this.#deferredDir = join(dir, 'deferred');
+    this.#corruptDir = join(dir, 'corrupt');
     this.#dirSync = dirSync;
     this.#log = log;
   }
 
   async init(): Promise<void> {
-    await mkdir(this.#active, { recursive: true });
-    await mkdir(this.#corrupt, { recursive: true });
+    for (const d of [this.#journal.dir, this.#deferredDir, this.#corruptDir]) await mkdir(d, { recursive: true, mode: 0o700 });
   }
 
-  /** Write and fsync a message. Throws PosternError SPOOL_WRITE_FAILED; nothing half-written survives. */
+  /** Make a message durable. Throws PosternError SPOOL_WRITE_FAILED (the client then gets a 451). */
   async store(envelope: SpoolEnvelope, message: Buffer): Promise<void> {
-    const json = Buffer.from(JSON.stringify(envelope));
-    const header = Buffer.from(`${MAGIC} ${json.length}\n`);
-    const final = join(this.#active, envelope.id);
-    const tmp = `${final}.tmp`;
     try {
-      const handle = await open(tmp, 'wx');
-      try {
-        await handle.writev([header, json, Buffer.from('\n'), message]);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, final);
-      await this.#dirSync.sync(this.#active);
+      await this.#journal.append(envelope.id, Buffer.from(JSON.stringify(envelope)), message);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
       throw new PosternError(ErrorCode.SPOOL_WRITE_FAILED, `cannot spool ${envelope.id}: ${(err as Error).message}`, { queueId: envelope.id }, { cause: err });
     }
   }
 
-  /** Forget a message whose recipients are all settled. A crash before this is harmless: delivery is idempotent. */
-  async remove(id: string): Promise<void> {
-    await unlink(join(this.#active, id)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+  /** Every recipient of the message is settled: forget it. */
+  async settle(id: string): Promise<void> {
+    if (this.#parked.delete(id)) {
+      await unlink(join(this.#deferredDir, id)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      return;
+    }
+    this.#journal.settle(id);
   }
 
-  async read(id: string): Promise<SpooledMessage> {
-    return parseSpoolFile(await readFile(join(this.#active, id)), id);
+  /** Move a deferred message out of the journal into its own durable file (once). */
+  async park(envelope: SpoolEnvelope, message: Buffer): Promise<void> {
+    if (this.#parked.has(envelope.id)) return;
+    const json = Buffer.from(JSON.stringify(envelope));
+    const final = join(this.#deferredDir, envelope.id);
+    const tmp = `${final}.tmp`;
+    const handle = await open(tmp, 'w', 0o600);
+    try {
+      await handle.writev([Buffer.from(`POSTERN-SPOOL/1 ${json.length}\n`), json, Buffer.from('\n'), message]);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, final);
+    await this.#dirSync.sync(this.#deferredDir);
+    this.#parked.add(envelope.id);
+    this.#journal.settle(envelope.id);
   }
 
   /**
-   * Everything in the spool after a restart, oldest first. Deletes leftover .tmp files (never
-   * acknowledged) and moves unreadable files to spool/corrupt with a SPOOL_CORRUPT log line.
+   * Everything the spool holds after a restart, oldest first: unsettled journal records and
+   * parked messages. Torn records at a segment's end were never acknowledged and are skipped;
+   * unreadable parked files move to spool/corrupt with a SPOOL_CORRUPT log line.
    */
   async recover(): Promise<SpooledMessage[]> {
-    const names = (await readdir(this.#active)).sort();
     const found: SpooledMessage[] = [];
-    for (const name of names) {
-      const path = join(this.#active, name);
+    const records = await this.#journal.recover((file, offset, reason) =>
+      this.#log.warn({ code: ErrorCode.SPOOL_CORRUPT, file, offset, reason }, 'journal segment ends in a torn record (never acknowledged)'),
+    );
+    for (const record of records) {
+      try {
+        const envelope = JSON.parse(record.envelope.toString('utf8')) as SpoolEnvelope;
+        if (envelope.id !== record.id) throw new Error('envelope id mismatch');
+        found.push({ envelope, message: record.message });
+      } catch (err) {
+        this.#log.error({ code: ErrorCode.SPOOL_CORRUPT, queueId: record.id, err }, 'unreadable journal record');
+      }
+    }
+    for (const name of (await readdir(this.#deferredDir)).sort()) {
+      const path = join(this.#deferredDir, name);
       if (name.endsWith('.tmp')) {
         await unlink(path).catch(() => undefined);
         continue;
@@ -107,25 +131,56 @@ export class Spool {
       try {
         if (!isQueueId(name)) throw new Error('not a queue id');
         found.push(parseSpoolFile(await readFile(path), name));
+        this.#parked.add(name);
       } catch (err) {
         this.#log.error({ code: ErrorCode.SPOOL_CORRUPT, file: path, err }, 'corrupt spool file moved aside');
-        await rename(path, join(this.#corrupt, name)).catch(() => undefined);
+        await rename(path, join(this.#corruptDir, name)).catch(() => undefined);
       }
     }
-    return found;
+    return found.sort((a, b) => a.envelope.receivedAt - b.envelope.receivedAt);
+  }
+
+  /** Start the periodic checkpoint (roll old segments, sync, delete settled ones). */
+  start(): void {
+    this.#timer = setInterval(() => void this.checkpoint(), CHECKPOINT_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  /** Reclaim settled segments: one syncfs makes every delivery they cover durable, then delete them. */
+  checkpoint(): Promise<void> {
+    this.#checkpointing ??= (async () => {
+      try {
+        await this.#journal.rollIfOld();
+        const segments = this.#journal.reclaimable();
+        if (segments.length === 0) return;
+        await syncFilesystem(this.dir);
+        for (const segment of segments) await this.#journal.remove(segment);
+      } catch (err) {
+        this.#log.error({ err }, 'spool checkpoint failed (will retry)');
+      } finally {
+        this.#checkpointing = undefined;
+      }
+    })();
+    return this.#checkpointing;
+  }
+
+  /** Stop checkpoints and close the journal; what is unsettled stays for the next start. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#checkpointing;
+    await this.#journal.close();
+    await this.checkpoint();
   }
 }
 
+/** A parked (deferred) message file: `POSTERN-SPOOL/1 <n>\n` + n bytes of JSON envelope + `\n` + message. */
 export function parseSpoolFile(data: Buffer, id: string): SpooledMessage {
   const newline = data.indexOf(0x0a);
-  const head = data.subarray(0, newline).toString('latin1');
-  const match = /^POSTERN-SPOOL\/1 (\d+)$/.exec(head);
+  const match = /^POSTERN-SPOOL\/1 (\d+)$/.exec(data.subarray(0, Math.max(newline, 0)).toString('latin1'));
   if (newline < 0 || !match) throw new PosternError(ErrorCode.SPOOL_CORRUPT, `bad spool header in ${id}`);
   const length = Number(match[1]);
   const start = newline + 1;
-  if (data.length < start + length + 1 || data[start + length] !== 0x0a) {
-    throw new PosternError(ErrorCode.SPOOL_CORRUPT, `truncated spool file ${id}`);
-  }
+  if (data.length < start + length + 1 || data[start + length] !== 0x0a) throw new PosternError(ErrorCode.SPOOL_CORRUPT, `truncated spool file ${id}`);
   const envelope = JSON.parse(data.subarray(start, start + length).toString('utf8')) as SpoolEnvelope;
   if (envelope.id !== id || !Array.isArray(envelope.recipients)) throw new PosternError(ErrorCode.SPOOL_CORRUPT, `envelope mismatch in ${id}`);
   return { envelope, message: data.subarray(start + length + 1) };
