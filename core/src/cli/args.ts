@@ -20,12 +20,21 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
+/** The parsed flags: strings for `type: 'string'` options, booleans otherwise; absent when not given. */
+export type OptionValues<O> = { [K in keyof O]?: O[K] extends { type: 'string' } ? string : boolean };
+
+export interface Parsed<O> {
+  values: OptionValues<typeof COMMON_OPTIONS & O>;
+  positionals: string[];
+}
+
 /**
  * parseArgs with positionals allowed and unknown flags refused as USAGE errors naming `command`.
  */
-export function parse<O extends Options>(args: string[], options: O, command: string) {
+export function parse<O extends Options>(args: string[], options: O, command: string): Parsed<O> {
   try {
-    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    return parsed as unknown as Parsed<O>;
   } catch (err) {
     throw usageError((err as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, ''), command);
   }
@@ -36,10 +45,9 @@ export function configPath(ctx: CliContext, flag: string | undefined): string {
   return configPathFrom(flag ?? ctx.globalConfig, ctx.env);
 }
 
-/** Exactly `count` positionals, named in the error when missing or extra. */
+/** The positionals named in `names` (the last `optional` of them may be left out), refusing extras. */
 export function positionals(values: string[], names: string[], command: string, optional = 0): string[] {
-  const min = names.length - optional;
-  if (values.length < min) throw usageError(`missing ${names.slice(values.length).filter((_, i) => values.length + i < min).join(' ')}`, command);
+  if (values.length < names.length - optional) throw usageError(`missing ${names[values.length]}`, command);
   if (values.length > names.length) throw usageError(`unexpected argument "${values[names.length]}"`, command);
   return values;
 }
@@ -55,7 +63,7 @@ const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1
 export function parseSize(value: string, command: string): number | null {
   const v = value.trim();
   if (/^(unlimited|none)$/i.test(v)) return null;
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(v) ?? /^(\d+)()B?$/i.exec(v);
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(v);
   if (!m) throw usageError(`"${value}" is not a size (e.g. 500M, 2G, 1024K, 1048576 or unlimited)`, command);
   return Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
 }

@@ -76,8 +76,10 @@ function toIssue(err: ErrorObject, data: unknown): Issue | undefined {
       return { path, message: `must be ${String(params.comparison)} ${String(params.limit)}` };
     case 'minLength':
       return { path, message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters` };
-    case 'uniqueItems':
-      return { path: [...path, Number(params.i)], message: `duplicates item ${String(params.j)}` };
+    case 'uniqueItems': {
+      const [first, second] = [Number(params.i), Number(params.j)].sort((a, b) => a - b);
+      return { path: [...path, second!], message: `repeats item ${first}` };
+    }
     case 'pattern':
     case 'format':
       return { path, message: typeof custom === 'string' ? custom : err.message ?? 'is invalid' };

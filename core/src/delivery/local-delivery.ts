@@ -62,7 +62,9 @@ async function writeCopy(delivery: Delivery, recipient: DeliveryRecipient, mailb
     const user = await deps.directory.getUser(mailbox);
     if (!user) return { status: 'failed', code: 550, enhanced: '5.1.1', message: 'User unknown', destination: mailbox };
     if (user.quotaBytes != null && (await deps.directory.getUsage(mailbox)) + size > user.quotaBytes) {
-      return { status: 'failed', code: 552, enhanced: '5.2.2', message: 'Mailbox full', destination: mailbox };
+      // Deferred, not failed: the message stays in the queue until the owner makes room or the
+      // queue's lifetime runs out (then it bounces). Never dropped.
+      return { status: 'deferred', code: 452, enhanced: '4.2.2', message: 'Mailbox full', destination: mailbox };
     }
     const maildir = await deps.mailboxes.open(mailbox);
     const folder = recipient.folder ?? 'INBOX';

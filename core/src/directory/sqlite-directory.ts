@@ -6,12 +6,10 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, PosternError } from '../errors.js';
 import { openDatabase } from '../store/database.js';
-import { isSafeLocalPart, normalizeDomain, parseAnyAddress, parseMailboxAddress, splitAddress, stripPlusTag } from './address.js';
+import { isSafeLocalPart, normalizeDomain, parseAnyAddress, parseMailboxAddress, splitAddress } from './address.js';
 import type { Alias, Directory, Domain, NewUser, Resolution, User, UserProfile } from './directory.js';
 import { checkPassword, dummyPasswordHash, hashPassword, verifyPasswordHash } from './password.js';
-
-/** How many alias hops `resolve` follows before giving up on a branch. */
-export const MAX_ALIAS_DEPTH = 10;
+import { MAX_ALIAS_DEPTH, resolveRecipient, type RecipientLookups } from './resolve-recipient.js';
 
 interface DomainRow {
   name: string;
@@ -144,6 +142,7 @@ export class SqliteDirectory implements Directory {
   readonly #db: Database.Database;
   readonly #ownsDatabase: boolean;
   readonly #sql: Statements;
+  readonly #lookups: RecipientLookups;
 
   /** Open `<dataDir>/postern.db` (migrating it) and return a directory that closes it on `close()`. */
   static open(dataDir: string): SqliteDirectory {
@@ -155,6 +154,12 @@ export class SqliteDirectory implements Directory {
     this.#db = db;
     this.#ownsDatabase = options.ownsDatabase ?? false;
     this.#sql = prepareStatements(db);
+    this.#lookups = {
+      isLocalDomain: (domain) => this.#isLocal(domain),
+      aliasTargets: (address) => this.#targetsOf(address),
+      isUser: (address) => this.#sql.userExists.get(address) !== undefined,
+      catchAll: (domain) => this.#sql.getDomain.get(domain)?.catch_all ?? null,
+    };
   }
 
   // ---- domains -------------------------------------------------------------------------------
@@ -349,57 +354,9 @@ export class SqliteDirectory implements Directory {
 
   // ---- resolution ----------------------------------------------------------------------------
 
-  /**
-   * Resolve an envelope recipient. Remote domains are not checked further (their local parts may
-   * use any syntax). For a local domain: exact alias, then user, then the same two for the
-   * address without its `+tag`, then the domain's catch-all. Aliases and catch-alls expand
-   * recursively (depth-limited, loop-safe, deduplicated); targets that lead nowhere are dropped,
-   * and when nothing is left the result is `unknown`, so mail for a dead alias is refused at RCPT.
-   * @throws PosternError INVALID_ADDRESS when the address has no `@` or the domain is malformed
-   */
+  /** See resolveRecipient for the rules. */
   async resolve(address: string): Promise<Resolution> {
-    const parts = splitAddress(address);
-    if (!parts) throw new PosternError(ErrorCode.INVALID_ADDRESS, `"${address}" is not an address (local@domain)`, { value: address });
-    const domain = normalizeDomain(parts.domain);
-    if (!this.#isLocal(domain)) return { kind: 'remote' };
-
-    const mailboxes = new Set<string>();
-    const remote = new Set<string>();
-    const visited = new Set<string>();
-    this.#expand(`${parts.local}@${domain}`, 0, visited, mailboxes, remote);
-    if (mailboxes.size === 0 && remote.size === 0) return { kind: 'unknown' };
-    return { kind: 'local', mailboxes: [...mailboxes], remote: [...remote] };
-  }
-
-  #expand(address: string, depth: number, visited: Set<string>, mailboxes: Set<string>, remote: Set<string>): void {
-    if (depth > MAX_ALIAS_DEPTH || visited.has(address)) return;
-    visited.add(address);
-    const parts = splitAddress(address);
-    if (!parts) return;
-    if (!this.#isLocal(parts.domain)) {
-      remote.add(address);
-      return;
-    }
-    if (this.#expandExact(address, depth, visited, mailboxes, remote)) return;
-    const base = stripPlusTag(parts.local);
-    if (base !== undefined && this.#expandExact(`${base}@${parts.domain}`, depth, visited, mailboxes, remote)) return;
-    const catchAll = this.#sql.getDomain.get(parts.domain)?.catch_all;
-    if (catchAll) this.#expand(catchAll, depth + 1, visited, mailboxes, remote);
-  }
-
-  /** Expand `address` as an alias or take it as a user; false when it is neither. */
-  #expandExact(address: string, depth: number, visited: Set<string>, mailboxes: Set<string>, remote: Set<string>): boolean {
-    const targets = this.#targetsOf(address);
-    if (targets.length > 0) {
-      visited.add(address);
-      for (const target of targets) this.#expand(target, depth + 1, visited, mailboxes, remote);
-      return true;
-    }
-    if (this.#sql.userExists.get(address)) {
-      mailboxes.add(address);
-      return true;
-    }
-    return false;
+    return resolveRecipient(this.#lookups, address);
   }
 
   // ---- quota ---------------------------------------------------------------------------------

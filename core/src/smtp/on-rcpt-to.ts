@@ -23,9 +23,11 @@ async function coreRecipientCheck(ctx: SmtpContext, state: SmtpSessionState, add
   if (resolution.kind === 'unknown') {
     return { code: 550, enhanced: '5.1.1', message: 'Recipient address rejected: user unknown' };
   }
+  // A declared SIZE (RFC 1870) lets us refuse a message that will not fit before it is sent.
+  const declared = Number(state.transaction?.mailFrom.params.SIZE ?? 0) || 0;
   for (const mailbox of resolution.mailboxes) {
     const user = await ctx.directory.getUser(mailbox);
-    if (user?.quotaBytes != null && (await ctx.directory.getUsage(mailbox)) >= user.quotaBytes) {
+    if (user?.quotaBytes != null && (await ctx.directory.getUsage(mailbox)) + Math.max(declared, 1) > user.quotaBytes) {
       return { code: 452, enhanced: '4.2.2', message: 'Mailbox full, try again later' };
     }
   }

@@ -60,7 +60,7 @@ export class PosternSmtpServer extends SMTPServer {
 
     const send = connection.send.bind(connection);
     connection.send = (code, data, context) =>
-      send(code, data, typeof data === 'string' && code >= 400 && ENHANCED_PREFIX.test(data) ? false : context);
+      send(code, data, typeof data === 'string' && ENHANCED_PREFIX.test(data) ? false : context);
 
     const delay = this.#greetingDelayMs;
     connection._setListeners(() => {

@@ -1,0 +1,36 @@
+import { loadConfig } from '../../config/load-config.js';
+import { configPath, parse, positionals } from '../args.js';
+import { println, type CliContext, type CommandGroup } from '../command.js';
+
+const help = `Usage:
+  postern start [--config FILE]
+
+Runs the server in the foreground until SIGTERM or SIGINT, then closes the listeners, lets
+deliveries in flight finish and exits 0. A second signal exits at once with code 1.`;
+
+export const startCommand: CommandGroup = {
+  name: 'start',
+  summary: 'run the server in the foreground',
+  help,
+  async run(args: string[], ctx: CliContext) {
+    const { values, positionals: pos } = parse(args, {}, 'start');
+    if (values.help) {
+      println(ctx, help);
+      return 0;
+    }
+    positionals(pos, [], 'start');
+    const config = loadConfig(configPath(ctx, values.config));
+    // Loaded only here, so the admin commands never pay for the SMTP stack and plugin host.
+    const { startServer } = await import('../../server.js');
+    const server = await startServer(config);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', resolve).once('SIGINT', resolve);
+    });
+    const again = () => process.exit(1);
+    process.once('SIGTERM', again).once('SIGINT', again);
+    ctx.stderr.write(`postern: ${signal} received, shutting down\n`);
+    await server.close();
+    // Explicit exit: a stray timer or keep-alive socket must not keep a stopped server alive.
+    process.exit(0);
+  },
+};

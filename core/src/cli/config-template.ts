@@ -1,0 +1,81 @@
+/** The postern.yaml that `postern init` writes: every section present, commented, and valid as is. */
+export function configTemplate(hostname: string): string {
+  return `# Postern configuration. Reference: docs/reference/config.md
+# Check it with: postern check-config --config <this file>
+# Relative paths are relative to this file's folder.
+
+# The server's own name: used in the SMTP greeting, Received headers and HELO when sending.
+hostname: ${JSON.stringify(hostname)}
+
+# Database, spool, mailboxes and TLS files.
+dataDir: ./data
+
+log:
+  level: info   # fatal, error, warn, info, debug, trace or silent
+
+tls:
+  # PEM files. Empty: dataDir/tls/key.pem and cert.pem (postern init made a self-signed pair there).
+  key: ""
+  cert: ""
+
+smtp:
+  banner: Postern ESMTP ready
+  maxMessageSize: 26214400   # bytes (25 MiB)
+  maxRecipients: 100
+  allowInsecureAuth: false   # never offer AUTH without TLS
+  socketTimeoutMs: 300000
+  limits:
+    connectionsPerIp: 20     # 0 = unlimited
+    maxConnections: 1000
+  # Ports below 1024 need root or CAP_NET_BIND_SERVICE. Use high ports on loopback to try things out.
+  listeners:
+    - name: mx               # mail from other servers
+      host: 0.0.0.0
+      port: 25
+      tls: starttls
+      auth: none
+    - name: submission       # mail from your users' clients
+      host: 0.0.0.0
+      port: 587
+      tls: starttls
+      auth: required
+    - name: submissions      # the same, TLS from the first byte
+      host: 0.0.0.0
+      port: 465
+      tls: implicit
+      auth: required
+
+relay:
+  # Clients in these ranges may relay without AUTH, e.g. [127.0.0.1/32, "::1/128"].
+  trustedNetworks: []
+
+dns:
+  servers: []       # empty: the system's resolvers; else e.g. ["127.0.0.1:5353"]
+  timeoutMs: 5000
+
+delivery:
+  folders: [INBOX, Sent, Drafts, Junk, Trash]
+  retryIntervalSec: 300
+
+plugins:
+  timeoutMs: 5000   # default time limit for each plugin tap
+  paths: []         # extra folders to look for plugins in
+
+  # Allow and deny lists by client network and sender address; checked before anything else.
+  access:
+    enabled: true
+    allow:
+      networks: []
+      senders: []
+    deny:
+      networks: []
+      senders: []
+
+  # At most \`limit\` messages per \`windowSec\` seconds from one key (ip, or the authenticated user).
+  rate-limit:
+    enabled: true
+    limit: 120
+    windowSec: 60
+    key: ip
+`;
+}
