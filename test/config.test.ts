@@ -33,7 +33,7 @@ describe('config loader', () => {
     assert.equal(config.configPath, '/etc/postern/postern.yaml');
     assert.equal(config.log.level, 'info');
     assert.deepEqual(config.tls, { key: '/etc/postern/data/tls/key.pem', cert: '/etc/postern/data/tls/cert.pem' });
-    assert.equal(config.smtp.banner, 'Postern ESMTP ready');
+    assert.equal(config.smtp.banner, 'Postern');
     assert.equal(config.smtp.maxMessageSize, 26214400);
     assert.equal(config.smtp.maxRecipients, 100);
     assert.equal(config.smtp.allowInsecureAuth, false);

@@ -1,5 +1,17 @@
 /** The postern.yaml that `postern init` writes: every section present, commented, and valid as is. */
-export function configTemplate(hostname: string): string {
+export interface TemplateListeners {
+  host: string;
+  mx: number;
+  submission: number;
+  submissions: number;
+}
+
+/** The standard ports on every interface: what a production server uses. */
+export const STANDARD_LISTENERS: TemplateListeners = { host: '0.0.0.0', mx: 25, submission: 587, submissions: 465 };
+/** `postern init --local`: loopback and high ports, so a first try needs neither root nor a free port 25. */
+export const LOCAL_LISTENERS: TemplateListeners = { host: '127.0.0.1', mx: 2525, submission: 2587, submissions: 2465 };
+
+export function configTemplate(hostname: string, listeners: TemplateListeners = STANDARD_LISTENERS): string {
   return `# Postern configuration. Reference: docs/reference/config.md
 # Check it with: postern check-config --config <this file>
 # Relative paths are relative to this file's folder.
@@ -19,7 +31,7 @@ tls:
   cert: ""
 
 smtp:
-  banner: Postern ESMTP ready
+  banner: Postern            # greeting: "220 <hostname> ESMTP <banner>"
   maxMessageSize: 26214400   # bytes (25 MiB)
   maxRecipients: 100
   allowInsecureAuth: false   # never offer AUTH without TLS
@@ -30,18 +42,18 @@ smtp:
   # Ports below 1024 need root or CAP_NET_BIND_SERVICE. Use high ports on loopback to try things out.
   listeners:
     - name: mx               # mail from other servers
-      host: 0.0.0.0
-      port: 25
+      host: ${listeners.host}
+      port: ${listeners.mx}
       tls: starttls
       auth: none
     - name: submission       # mail from your users' clients
-      host: 0.0.0.0
-      port: 587
+      host: ${listeners.host}
+      port: ${listeners.submission}
       tls: starttls
       auth: required
     - name: submissions      # the same, TLS from the first byte
-      host: 0.0.0.0
-      port: 465
+      host: ${listeners.host}
+      port: ${listeners.submissions}
       tls: implicit
       auth: required
 

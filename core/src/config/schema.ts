@@ -87,7 +87,7 @@ export function configSchema(): SchemaObject {
         additionalProperties: false,
         default: {},
         properties: {
-          banner: { type: 'string', default: 'Postern ESMTP ready' },
+          banner: { type: 'string', default: 'Postern' },
           maxMessageSize: { type: 'integer', minimum: 1, default: 26214400 },
           maxRecipients: { type: 'integer', minimum: 1, default: 100 },
           allowInsecureAuth: { type: 'boolean', default: false },

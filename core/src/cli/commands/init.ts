@@ -5,10 +5,10 @@ import { normalizeDomain } from '../../directory/address.js';
 import { ErrorCode, PosternError } from '../../errors.js';
 import { parse, positionals } from '../args.js';
 import { println, type CliContext, type CommandGroup } from '../command.js';
-import { configTemplate } from '../config-template.js';
+import { configTemplate, LOCAL_LISTENERS, STANDARD_LISTENERS } from '../config-template.js';
 
 const help = `Usage:
-  postern init [--dir DIR] [--hostname NAME] [--force]
+  postern init [--dir DIR] [--hostname NAME] [--local] [--force]
 
 Writes DIR/postern.yaml (a commented, working config), DIR/data, and a self-signed TLS
 certificate for NAME in DIR/data/tls (kept if one is already there).
@@ -16,6 +16,8 @@ certificate for NAME in DIR/data/tls (kept if one is already there).
 Options:
   --dir DIR         where to write (default: the current folder)
   --hostname NAME   the server's host name (default: this machine's name)
+  --local           listen on 127.0.0.1 ports 2525/2587/2465 instead of 0.0.0.0 25/587/465
+                    (a first try without root; switch to the standard ports for production)
   --force           overwrite an existing postern.yaml`;
 
 export const initCommand: CommandGroup = {
@@ -25,7 +27,7 @@ export const initCommand: CommandGroup = {
   async run(args: string[], ctx: CliContext) {
     const { values, positionals: pos } = parse(
       args,
-      { dir: { type: 'string' }, hostname: { type: 'string' }, force: { type: 'boolean' } },
+      { dir: { type: 'string' }, hostname: { type: 'string' }, local: { type: 'boolean' }, force: { type: 'boolean' } },
       'init',
     );
     if (values.help) {
@@ -44,7 +46,7 @@ export const initCommand: CommandGroup = {
     const tlsDir = join(dataDir, 'tls');
     // Private: the data folder will hold password hashes, mail and the TLS key.
     mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-    writeFileSync(configFile, configTemplate(hostname));
+    writeFileSync(configFile, configTemplate(hostname, values.local ? LOCAL_LISTENERS : STANDARD_LISTENERS));
     println(ctx, `wrote ${configFile}`);
 
     const keyFile = join(tlsDir, 'key.pem');
