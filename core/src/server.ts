@@ -5,6 +5,7 @@ import type { PosternConfig } from './config/types.js';
 import { DeliveryRunner } from './delivery/delivery-runner.js';
 import { registerLocalDelivery } from './delivery/local-delivery.js';
 import { MailboxStore } from './delivery/mailbox-store.js';
+import { CachedDirectory } from './directory/cached-directory.js';
 import { SqliteDirectory } from './directory/sqlite-directory.js';
 import { createLogger } from './logging.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -42,7 +43,8 @@ function loadTls(config: PosternConfig): TlsMaterial | undefined {
 export async function startServer(config: PosternConfig, log: Logger = createLogger(config)): Promise<RunningServer> {
   assertCompatible();
   const db = openDatabase(config.dataDir);
-  const directory = new SqliteDirectory(db);
+  const stored = new SqliteDirectory(db);
+  const directory = new CachedDirectory(stored, () => stored.changeToken());
   const dirSync = new DirSync();
   const mailboxes = new MailboxStore(config.dataDir, config.delivery.folders);
 

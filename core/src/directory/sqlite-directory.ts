@@ -378,6 +378,11 @@ export class SqliteDirectory implements Directory {
     }
   }
 
+  /** SQLite's data_version: changes whenever another connection (another process) commits. */
+  changeToken(): number {
+    return this.#db.pragma('data_version', { simple: true }) as number;
+  }
+
   async close(): Promise<void> {
     if (this.#ownsDatabase && this.#db.open) this.#db.close();
   }
