@@ -53,31 +53,11 @@ export class DeliveryRunner {
     this.#track(this.#attempt(entry));
   }
 
-  /** Retry every deferred message now. */
-  retryAll(): void {
-    for (const entry of this.#entries.values()) {
-      if (entry.timer) {
-        clearTimeout(entry.timer);
-        entry.timer = undefined;
-        this.#track(this.#attempt(entry));
-      }
-    }
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
   /** Stop retry timers and wait for attempts in flight (nothing is lost: the spool keeps the rest). */
   async close(): Promise<void> {
     this.#closed = true;
     for (const entry of this.#entries.values()) clearTimeout(entry.timer);
     await Promise.all([...this.#running]);
-  }
-
-  /** Resolves when no attempt is in flight (tests and graceful shutdown). */
-  async idle(): Promise<void> {
-    while (this.#running.size > 0) await Promise.all([...this.#running]);
   }
 
   #track(promise: Promise<void>): void {
