@@ -193,3 +193,16 @@ test('a new mailbox is created with the default folders (Maildir++: .Sent .Draft
     assert.ok(existsSync(join(root, dir)), `${dir} exists`);
   }
 });
+
+test('malformed recipients get a permanent 5xx (not a 451 that makes the client retry), and the session goes on', async (t) => {
+  const env = await createEnv(t, { ...WORLD });
+  const client = await env.connect('mx');
+  await client.ehlo();
+  assert.equal((await client.cmd('MAIL FROM:<sender@client.example.test>')).code, 250);
+  for (const bad of ['x@[127.0.0.1]', '@example.test', 'x@exa_mple..test']) {
+    const reply = await client.cmd(`RCPT TO:<${bad}>`);
+    assert.ok(reply.code >= 500 && reply.code < 600, `RCPT TO:<${bad}> got ${reply.raw}`);
+  }
+  assert.equal((await client.cmd(`RCPT TO:<${ANN}>`)).code, 250);
+  await client.quit();
+});

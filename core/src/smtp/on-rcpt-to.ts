@@ -1,4 +1,5 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { ErrorCode, isPosternError } from '../errors.js';
 import { toEnvelopeAddress } from './envelope-address.js';
 import type { SmtpContext } from './smtp-context.js';
 import type { SmtpSessionState } from './session-state.js';
@@ -15,7 +16,14 @@ async function coreRecipientCheck(ctx: SmtpContext, state: SmtpSessionState, add
   if (!/^[^@\s]+@[^@\s]+$/.test(address)) {
     return { code: 501, enhanced: '5.1.3', message: 'Bad recipient address syntax' };
   }
-  const resolution = await ctx.directory.resolve(address);
+  let resolution;
+  try {
+    resolution = await ctx.directory.resolve(address);
+  } catch (err) {
+    // An address literal, a malformed domain: permanent, not a 451 that makes the client retry.
+    if (isPosternError(err, ErrorCode.INVALID_ADDRESS)) return { code: 501, enhanced: '5.1.3', message: 'Bad recipient address syntax' };
+    throw err;
+  }
   if (resolution.kind === 'remote') {
     if (state.user || state.trusted) return undefined;
     return { code: 554, enhanced: '5.7.1', message: 'Relay access denied' };
