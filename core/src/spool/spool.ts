@@ -109,7 +109,7 @@ export class Spool {
    * unreadable parked files move to spool/corrupt with a SPOOL_CORRUPT log line.
    */
   async recover(): Promise<SpooledMessage[]> {
-    const found: SpooledMessage[] = [];
+    const found = new Map<string, SpooledMessage>();
     const records = await this.#journal.recover((file, offset, reason) =>
       this.#log.warn({ code: ErrorCode.SPOOL_CORRUPT, file, offset, reason }, 'journal segment ends in a torn record (never acknowledged)'),
     );
@@ -117,7 +117,7 @@ export class Spool {
       try {
         const envelope = JSON.parse(record.envelope.toString('utf8')) as SpoolEnvelope;
         if (envelope.id !== record.id) throw new Error('envelope id mismatch');
-        found.push({ envelope, message: record.message });
+        found.set(record.id, { envelope, message: record.message });
       } catch (err) {
         this.#log.error({ code: ErrorCode.SPOOL_CORRUPT, queueId: record.id, err }, 'unreadable journal record');
       }
@@ -130,14 +130,17 @@ export class Spool {
       }
       try {
         if (!isQueueId(name)) throw new Error('not a queue id');
-        found.push(parseSpoolFile(await readFile(path), name));
+        // A crash between parking and the journal's settle record leaves both copies: keep the
+        // parked one and settle the journal record, so the message is delivered once.
+        found.set(name, parseSpoolFile(await readFile(path), name));
         this.#parked.add(name);
+        this.#journal.settle(name);
       } catch (err) {
         this.#log.error({ code: ErrorCode.SPOOL_CORRUPT, file: path, err }, 'corrupt spool file moved aside');
         await rename(path, join(this.#corruptDir, name)).catch(() => undefined);
       }
     }
-    return found.sort((a, b) => a.envelope.receivedAt - b.envelope.receivedAt);
+    return [...found.values()].sort((a, b) => a.envelope.receivedAt - b.envelope.receivedAt);
   }
 
   /** Start the periodic checkpoint (roll old segments, sync, delete settled ones). */
