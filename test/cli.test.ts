@@ -285,9 +285,13 @@ describe('postern CLI', () => {
     });
 
     it('lists the configured plugins', () => {
-      const plugins = JSON.parse(ok(postern(['plugin', 'list', '--json', '--config', config]))) as Array<{ name: string; enabled: boolean }>;
+      const listed = JSON.parse(ok(postern(['plugin', 'list', '--json', '--config', config]))) as {
+        plugins: Array<{ name: string; enabled: boolean }>;
+        server: unknown;
+      };
+      assert.equal(listed.server, null, 'no server is running for this config');
       assert.deepEqual(
-        plugins.map((p) => [p.name, p.enabled]),
+        listed.plugins.map((p) => [p.name, p.enabled]),
         [
           ['access', true],
           ['rate-limit', true],

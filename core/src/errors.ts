@@ -20,6 +20,18 @@ export const ErrorCode = Object.freeze({
   PLUGIN_TAP_TIMEOUT: 'POSTERN_PLUGIN_TAP_TIMEOUT',
   /** A plugin's tap returned something that is not a Verdict. */
   PLUGIN_BAD_VERDICT: 'POSTERN_PLUGIN_BAD_VERDICT',
+  /** A plugin folder has neither a `postern` key in package.json nor a postern.json. */
+  PLUGIN_MANIFEST_MISSING: 'POSTERN_PLUGIN_MANIFEST_MISSING',
+  /** A plugin's manifest is unreadable, not JSON, or breaks the manifest rules; the message names the key. */
+  PLUGIN_MANIFEST_INVALID: 'POSTERN_PLUGIN_MANIFEST_INVALID',
+  /** A plugin's `engine` range does not include this Postern's version. */
+  PLUGIN_ENGINE_MISMATCH: 'POSTERN_PLUGIN_ENGINE_MISMATCH',
+  /** esbuild could not build a plugin; the message lists `file:line:column: text` for each error. */
+  PLUGIN_COMPILE_FAILED: 'POSTERN_PLUGIN_COMPILE_FAILED',
+  /** A policy bundle's `postern.bundle` is missing or malformed; the message names the key. */
+  BUNDLE_INVALID: 'POSTERN_BUNDLE_INVALID',
+  /** A plugin a policy bundle lists is installed, but its version is outside the bundle's range. */
+  BUNDLE_VERSION_MISMATCH: 'POSTERN_BUNDLE_VERSION_MISMATCH',
   /** A domain name, address or alias target is not syntactically valid. */
   INVALID_ADDRESS: 'POSTERN_INVALID_ADDRESS',
   /** The domain already exists. */
@@ -48,6 +60,10 @@ export const ErrorCode = Object.freeze({
   SPOOL_WRITE_FAILED: 'POSTERN_SPOOL_WRITE_FAILED',
   /** Local delivery into a Maildir failed; the recipient is deferred. */
   DELIVERY_FAILED: 'POSTERN_DELIVERY_FAILED',
+  /** A reload was asked for and the new plugin generation failed; the old one keeps serving. */
+  PLUGIN_RELOAD_FAILED: 'POSTERN_PLUGIN_RELOAD_FAILED',
+  /** The CLI needs the running server (pid file in dataDir) and found none. */
+  SERVER_NOT_RUNNING: 'POSTERN_SERVER_NOT_RUNNING',
   /** A CLI command was called with wrong arguments. */
   USAGE: 'POSTERN_USAGE',
   /** `postern init` found an existing postern.yaml; pass --force to overwrite it. */

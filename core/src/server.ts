@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PosternConfig } from './config/types.js';
@@ -9,7 +9,10 @@ import { CachedDirectory } from './directory/cached-directory.js';
 import { SqliteDirectory } from './directory/sqlite-directory.js';
 import { createLogger } from './logging.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import { loadPlugins, type LoadedPlugin } from './plugins/plugin-loader.js';
+import { PluginHost, type GenerationBuilder, type ReloadResult } from './plugins/plugin-host.js';
+import { loadPlugins } from './plugins/plugin-loader.js';
+import { loadConfig } from './config/load-config.js';
+import { runtimeFiles } from './runtime-files.js';
 import type { SmtpContext } from './smtp/smtp-context.js';
 import { startSmtpListener, type RunningListener, type TlsMaterial } from './smtp/smtp-listener.js';
 import { assertCompatible } from './smtp/smtp-server-adapter.js';
@@ -18,9 +21,16 @@ import { openDatabase } from './store/database.js';
 import { DirSync } from './util/dir-sync.js';
 import { NetworkList } from './util/network-list.js';
 
+
 export interface RunningServer {
   listeners: RunningListener[];
-  plugins: LoadedPlugin[];
+  plugins: PluginHost;
+  /**
+   * Re-read the config file and build a new plugin generation from it (SIGHUP, `postern plugin
+   * reload`). Listener, relay and limit settings are read at start only; a change to them needs a
+   * restart.
+   */
+  reload(): Promise<ReloadResult>;
   log: Logger;
   /** Stop accepting, finish deliveries in flight, close the database. Safe to call twice. */
   close(): Promise<void>;
@@ -48,20 +58,27 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const dirSync = new DirSync();
   const mailboxes = new MailboxStore(config.dataDir, config.delivery.folders);
 
-  const pipeline = new Pipeline(log);
-  registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
-  let plugins: LoadedPlugin[];
+  const build: GenerationBuilder = async (cfg) => {
+    const pipeline = new Pipeline(log);
+    registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
+    try {
+      return { pipeline, plugins: await loadPlugins(pipeline, cfg, log) };
+    } catch (err) {
+      await pipeline.shutdown();
+      throw err;
+    }
+  };
+  let plugins: PluginHost;
   try {
-    plugins = await loadPlugins(pipeline, config, log);
+    plugins = await PluginHost.start(config, build, log);
   } catch (err) {
-    await pipeline.shutdown();
     db.close();
     throw err;
   }
 
   const spool = new Spool(join(config.dataDir, 'spool'), dirSync, log);
   await spool.init();
-  const deliveries = new DeliveryRunner({ pipeline: () => pipeline, spool, log, retryIntervalSec: config.delivery.retryIntervalSec });
+  const deliveries = new DeliveryRunner({ plugins, spool, log, retryIntervalSec: config.delivery.retryIntervalSec });
   const recovered = await spool.recover();
   if (recovered.length > 0) log.info({ count: recovered.length }, 'recovering spooled messages');
   for (const { envelope, message } of recovered) deliveries.submit(envelope, message, true);
@@ -71,7 +88,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
     config,
     directory,
     log,
-    pipeline: () => pipeline,
+    plugins,
     spool,
     deliveries,
     trustedNetworks: new NetworkList(config.relay.trustedNetworks),
@@ -84,24 +101,44 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await deliveries.close();
-    await pipeline.shutdown();
+    await plugins.close();
     db.close();
     throw err;
   }
-  log.info({ listeners: listeners.map((l) => `${l.name}@${l.address.address}:${l.address.port}`), plugins: plugins.map((p) => p.name) }, 'postern started');
+  log.info({ listeners: listeners.map((l) => `${l.name}@${l.address.address}:${l.address.port}`), plugins: plugins.current().plugins.map((p) => p.name) }, 'postern started');
+  const { pid: pidFile, pluginStatus: statusFile } = runtimeFiles(config.dataDir);
+  const writeStatus = () => writeFileSync(statusFile, `${JSON.stringify(plugins.status(), null, 2)}\n`);
+  plugins.onChange = writeStatus;
+  writeStatus();
+  writeFileSync(pidFile, `${process.pid}\n`);
 
   let closing: Promise<void> | undefined;
   return {
     listeners,
     plugins,
     log,
+    reload: async () => {
+      let next: PosternConfig;
+      try {
+        next = loadConfig(config.configPath);
+      } catch (err) {
+        const e = err as { code?: string; message: string };
+        log.error({ err, code: e.code }, 'reload: the config file is invalid; the current plugin generation keeps serving');
+        plugins.lastError = { at: Date.now(), message: e.message, ...(e.code ? { code: e.code } : {}) };
+        writeStatus();
+        return { ok: false, generation: plugins.current().id, error: { message: e.message, ...(e.code ? { code: e.code } : {}) } };
+      }
+      return plugins.reload(next);
+    },
     close: () =>
       (closing ??= (async () => {
         log.info('postern stopping');
         await Promise.all(listeners.map((l) => l.close()));
         await deliveries.close();
         await spool.close();
-        await pipeline.shutdown();
+        await plugins.close();
+        rmSync(pidFile, { force: true });
+        rmSync(statusFile, { force: true });
         await directory.close();
         db.close();
         log.info('postern stopped');

@@ -1,6 +1,7 @@
 import type { DeliveryRecipient } from '@postern/sdk';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { PluginHost } from '../plugins/plugin-host.js';
 import type { Spool, SpoolEnvelope } from '../spool/spool.js';
 import { MessageDelivery } from './message-delivery.js';
 
@@ -13,7 +14,7 @@ interface Entry {
 }
 
 export interface DeliveryRunnerOptions {
-  pipeline: () => Pipeline;
+  plugins: PluginHost;
   spool: Spool;
   log: Logger;
   retryIntervalSec: number;
@@ -48,7 +49,7 @@ export class DeliveryRunner {
     };
     this.#entries.set(envelope.id, entry);
     if (!recovered) {
-      void this.#opts.pipeline().emit('queued', { id: envelope.id, sender: envelope.sender, recipients: entry.recipients.map((r) => ({ address: r.address })), size: message.length, attempt: 0 });
+      void this.#opts.plugins.current().pipeline.emit('queued', { id: envelope.id, sender: envelope.sender, recipients: entry.recipients.map((r) => ({ address: r.address })), size: message.length, attempt: 0 });
     }
     this.#track(this.#attempt(entry));
   }
@@ -67,7 +68,17 @@ export class DeliveryRunner {
 
   async #attempt(entry: Entry): Promise<void> {
     const { log, spool } = this.#opts;
-    const pipeline = this.#opts.pipeline();
+    // Each attempt runs on the generation current when it starts, and holds it until it ends.
+    const lease = this.#opts.plugins.acquire();
+    try {
+      await this.#attemptOn(entry, lease.generation.pipeline);
+    } finally {
+      lease.release();
+    }
+  }
+
+  async #attemptOn(entry: Entry, pipeline: Pipeline): Promise<void> {
+    const { log, spool } = this.#opts;
     entry.attempts++;
     for (const r of entry.recipients) if (r.result?.status === 'deferred') delete r.result;
     const delivery = new MessageDelivery(entry.envelope, entry.message, entry.recipients, entry.attempts);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -41,9 +42,12 @@ async function importDefinition(name: string, dir: string): Promise<{ def: Plugi
   if (!existsSync(file)) {
     throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: entry ${entry} does not exist (is the plugin built? run npm run build)`, { plugin: name });
   }
+  // ES modules cannot be unloaded, and import() caches by URL: the content hash in the URL makes
+  // an edited file load anew on reload, while an unchanged one reuses its module (no growth).
+  const url = `${pathToFileURL(file).href}?v=${createHash('sha256').update(await readFile(file)).digest('hex').slice(0, 16)}`;
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    mod = (await import(url)) as { default?: unknown };
   } catch (err) {
     throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: cannot import ${entry}: ${(err as Error).message}`, { plugin: name }, { cause: err });
   }

@@ -13,7 +13,7 @@ type Callback = (err?: Error | null) => void;
 export function onConnect(ctx: SmtpContext, listener: SmtpListenerConfig) {
   return (raw: SMTPServerSession, callback: Callback): void => {
     const ip = raw.remoteAddress;
-    const state = new SmtpSessionState(raw, ctx.pipeline(), listener, ctx.trustedNetworks.has(ip));
+    const state = new SmtpSessionState(raw, ctx.plugins.acquire(), listener, ctx.trustedNetworks.has(ip));
     attachState(raw, state);
 
     const limit = ctx.config.smtp.limits.connectionsPerIp;
@@ -43,10 +43,11 @@ export function onConnect(ctx: SmtpContext, listener: SmtpListenerConfig) {
   };
 }
 
-/** The connection closed: release its slot in the per-IP count. */
+/** The connection closed: release its plugin generation and its slot in the per-IP count. */
 export function onClose(ctx: SmtpContext) {
   return (raw: SMTPServerSession): void => {
     const state = stateOf(raw);
+    state?.lease.release();
     if (!state?.counted) return;
     state.counted = false;
     const open = (ctx.connectionsByIp.get(raw.remoteAddress) ?? 1) - 1;

@@ -1,6 +1,7 @@
 import { MapResults, type EnvelopeAddress, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Lease } from '../plugins/plugin-host.js';
 import type { SmtpListenerConfig } from '../config/types.js';
 
 /** A verdict as recorded for the transaction log line. */
@@ -56,8 +57,8 @@ export class SmtpSessionState implements SessionView {
   readonly protocol = 'smtp' as const;
   readonly results = new MapResults();
   readonly #raw: SMTPServerSession;
-  /** The plugin generation this session started with; it keeps it to the end. */
-  readonly pipeline: Pipeline;
+  /** The plugin generation this session started with; it keeps it to the end (released at close). */
+  readonly lease: Lease;
   readonly listenerConfig: SmtpListenerConfig;
   readonly trusted: boolean;
   transaction: SmtpTransaction | undefined;
@@ -66,13 +67,16 @@ export class SmtpSessionState implements SessionView {
   /** Counts toward the per-IP connection limit (false when refused before it was counted). */
   counted = false;
 
-  constructor(raw: SMTPServerSession, pipeline: Pipeline, listener: SmtpListenerConfig, trusted: boolean) {
+  constructor(raw: SMTPServerSession, lease: Lease, listener: SmtpListenerConfig, trusted: boolean) {
     this.#raw = raw;
-    this.pipeline = pipeline;
+    this.lease = lease;
     this.listenerConfig = listener;
     this.trusted = trusted;
   }
 
+  get pipeline(): Pipeline {
+    return this.lease.generation.pipeline;
+  }
   get id(): string {
     return this.#raw.id;
   }

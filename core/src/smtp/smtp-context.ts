@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PosternConfig } from '../config/types.js';
 import type { Directory } from '../directory/directory.js';
 import type { DeliveryRunner } from '../delivery/delivery-runner.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { PluginHost } from '../plugins/plugin-host.js';
 import type { Spool } from '../spool/spool.js';
 import type { NetworkList } from '../util/network-list.js';
 
@@ -11,8 +11,8 @@ export interface SmtpContext {
   config: PosternConfig;
   directory: Directory;
   log: Logger;
-  /** The current plugin generation; a new session takes it and keeps it. */
-  pipeline(): Pipeline;
+  /** The plugin generations; a new session leases the current one and keeps it to the end. */
+  plugins: PluginHost;
   spool: Spool;
   deliveries: DeliveryRunner;
   trustedNetworks: NetworkList;

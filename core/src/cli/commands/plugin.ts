@@ -1,13 +1,19 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/load-config.js';
+import { ErrorCode, PosternError } from '../../errors.js';
+import type { PluginStatus } from '../../plugins/plugin-host.js';
+import { runtimeFiles } from '../../runtime-files.js';
 import { configPath, parse, positionals } from '../args.js';
 import { dispatch, println, type CliContext, type CommandGroup } from '../command.js';
 import { formatTable } from '../table.js';
 
 const help = `Usage:
-  postern plugin list [--json]   the plugins named in the config, enabled or not, and where each was found
+  postern plugin list [--json]   the plugins named in the config, enabled or not, where each was found,
+                                 and (when the server runs) the serving generation and the last reload error
+  postern plugin reload          ask the running server to rebuild its plugins from the config file;
+                                 waits for the outcome (the old generation keeps serving on failure)
 
 Options:
   --config FILE   config file (default: $POSTERN_CONFIG or ./postern.yaml)`;
@@ -26,17 +32,62 @@ const subs = {
       enabled: entry.enabled,
       path: folders.map((f) => join(f, name)).find((p) => existsSync(p)) ?? null,
     }));
-    if (values.json) println(ctx, JSON.stringify(rows, null, 2));
-    else if (rows.length > 0) {
-      println(ctx, formatTable(['PLUGIN', 'STATUS', 'FOUND'], rows.map((r) => [r.name, r.enabled ? 'enabled' : 'disabled', r.path ?? 'not found'])));
+    const status = readStatus(config.dataDir);
+    const serving = new Map(status?.plugins.map((p) => [p.name, p.version]) ?? []);
+    if (values.json) println(ctx, JSON.stringify({ plugins: rows.map((r) => ({ ...r, serving: serving.get(r.name) ?? null })), server: status ?? null }, null, 2));
+    else {
+      if (rows.length > 0) {
+        const table = rows.map((r) => [r.name, r.enabled ? 'enabled' : 'disabled', status ? (serving.has(r.name) ? `serving ${serving.get(r.name)}` : 'not loaded') : '-', r.path ?? 'not found']);
+        println(ctx, formatTable(['PLUGIN', 'CONFIG', 'SERVER', 'FOUND'], table));
+      }
+      if (status) println(ctx, `server pid ${status.pid}: generation ${status.generation} since ${new Date(status.since).toISOString()}`);
+      if (status?.lastError) println(ctx, `last reload FAILED at ${new Date(status.lastError.at).toISOString()}: ${status.lastError.message}${status.lastError.code ? ` (${status.lastError.code})` : ''}`);
     }
     return 0;
   },
+
+  async reload(args: string[], ctx: CliContext) {
+    const { values, positionals: pos } = parse(args, {}, 'plugin');
+    positionals(pos, [], 'plugin');
+    const config = loadConfig(configPath(ctx, values.config));
+    const files = runtimeFiles(config.dataDir);
+    const pid = existsSync(files.pid) ? Number(readFileSync(files.pid, 'utf8').trim()) : NaN;
+    if (!Number.isInteger(pid) || pid <= 0) throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `no running server found (${files.pid} is missing)`);
+    const before = readStatus(config.dataDir);
+    try {
+      process.kill(pid, 'SIGHUP');
+    } catch (err) {
+      throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `cannot signal server pid ${pid}: ${(err as Error).message}`);
+    }
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = readStatus(config.dataDir);
+      if (!now || statusSignature(now) === statusSignature(before)) continue;
+      if (now.generation === before?.generation && now.lastError) {
+        throw new PosternError(ErrorCode.PLUGIN_RELOAD_FAILED, `reload failed, generation ${now.generation} keeps serving: ${now.lastError.message}${now.lastError.code ? ` [${now.lastError.code}]` : ''}`);
+      }
+      println(ctx, `reloaded: generation ${now.generation} serving ${now.plugins.map((p) => p.name).join(', ') || 'no plugins'}`);
+      return 0;
+    }
+    throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `server pid ${pid} did not answer the reload within 30 s`);
+  },
 };
+
+function readStatus(dataDir: string): PluginStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(runtimeFiles(dataDir).pluginStatus, 'utf8')) as PluginStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Changes whenever a reload finished, successfully (new generation) or not (new error time). */
+const statusSignature = (s: PluginStatus | undefined) => (s ? `${s.generation}/${s.lastError?.at ?? 0}` : 'none');
 
 export const pluginCommand: CommandGroup = {
   name: 'plugin',
-  summary: 'list the configured plugins',
+  summary: 'list the configured plugins; reload them in the running server',
   help,
   run: (args, ctx) => dispatch(pluginCommand, subs, args, ctx),
 };

@@ -1,0 +1,108 @@
+/**
+ * Hot reload of the plugin set (generations): a session in flight keeps the rules it started
+ * with, new sessions get the new ones, a broken reload leaves the serving generation alone, and
+ * an edited plugin file is loaded anew. No connection is dropped by a reload.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { createEnv, makeMessage, postern, WORLD, type Env } from './support/index.js';
+
+const ANN = 'ann@example.test';
+
+/** Refuses MAIL FROM in `options.domain`; the rule's name shows which code version runs. */
+const blockDomain = (version: string) => `
+export default {
+  name: 'block-domain',
+  defaults: { domain: 'a.test' },
+  validate(options) { return typeof options.domain === 'string' ? [] : ['domain: must be a string']; },
+  setup(api) {
+    api.tap('mailFrom', (_session, tx) =>
+      tx.mailFrom.domain === api.options.domain
+        ? { action: 'reject', code: 550, enhanced: '5.7.1', message: 'blocked by ${version}' }
+        : undefined);
+  },
+};
+`;
+
+async function setPluginOptions(env: Env, options: Record<string, unknown>): Promise<void> {
+  const config = parse(await readFile(env.configPath, 'utf8')) as { plugins: Record<string, unknown> };
+  config.plugins['block-domain'] = { enabled: true, ...options };
+  await writeFile(env.configPath, stringify(config));
+}
+
+async function reload(env: Env): Promise<{ code: number; stdout: string; stderr: string }> {
+  return postern(['plugin', 'reload'], { config: env.configPath });
+}
+
+test('reload: a session in flight finishes under the old generation, new sessions get the new one', async (t) => {
+  const env = await createEnv(t, { ...WORLD, testPlugins: { 'block-domain': blockDomain('v1') }, plugins: { 'block-domain': { enabled: true, domain: 'a.test' } } });
+
+  const inFlight = await env.connect('mx');
+  await inFlight.ehlo();
+  assert.equal((await inFlight.cmd('MAIL FROM:<x@b.test>')).code, 250);
+
+  await setPluginOptions(env, { domain: 'b.test' });
+  const result = await reload(env);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /reloaded: generation \d+/);
+
+  // The session that started before the reload completes its message on the old rules...
+  assert.equal((await inFlight.cmd(`RCPT TO:<${ANN}>`)).code, 250);
+  assert.equal((await inFlight.cmd('DATA')).code, 354);
+  const done = await inFlight.cmd(`${makeMessage().text}.`);
+  assert.equal(done.code, 250, done.raw);
+  assert.equal((await inFlight.cmd('MAIL FROM:<y@b.test>')).code, 250, 'old generation: b.test still allowed');
+  await inFlight.cmd('RSET');
+  assert.equal((await inFlight.cmd('MAIL FROM:<y@a.test>')).code, 550, 'old generation: a.test still refused');
+  await inFlight.quit();
+
+  // ...and a new session sees the new ones.
+  const fresh = await env.connect('mx');
+  await fresh.ehlo();
+  assert.equal((await fresh.cmd('MAIL FROM:<x@b.test>')).code, 550);
+  await fresh.cmd('RSET');
+  assert.equal((await fresh.cmd('MAIL FROM:<x@a.test>')).code, 250);
+  await fresh.quit();
+  assert.equal(env.server.find((l) => l.msg === 'plugin generation retired').length >= 1, true, 'the old generation was shut down once its last session ended');
+});
+
+test('reload: invalid options or a broken plugin file leave the serving generation in place and report the error', async (t) => {
+  const env = await createEnv(t, { ...WORLD, testPlugins: { 'block-domain': blockDomain('v1') }, plugins: { 'block-domain': { enabled: true, domain: 'a.test' } } });
+
+  await setPluginOptions(env, { domain: 42 });
+  const bad = await reload(env);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /POSTERN_PLUGIN_RELOAD_FAILED/);
+  assert.match(bad.stderr, /plugins\.block-domain\.domain/);
+
+  const list = await postern(['plugin', 'list'], { config: env.configPath });
+  assert.match(list.stdout, /last reload FAILED/);
+
+  await writeFile(join(env.dir, 'test-plugins', 'block-domain', 'index.js'), 'export default { name: "block-domain", setup( { syntax error');
+  await setPluginOptions(env, { domain: 'a.test' });
+  const broken = await reload(env);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /POSTERN_PLUGIN_LOAD_FAILED/);
+
+  const client = await env.connect('mx');
+  await client.ehlo();
+  const refused = await client.cmd('MAIL FROM:<x@a.test>');
+  assert.equal(refused.code, 550, 'generation 1 still serves');
+  assert.match(refused.raw, /blocked by v1/);
+  await client.quit();
+});
+
+test('reload: an edited plugin file is loaded anew', async (t) => {
+  const env = await createEnv(t, { ...WORLD, testPlugins: { 'block-domain': blockDomain('v1') }, plugins: { 'block-domain': { enabled: true, domain: 'a.test' } } });
+  await writeFile(join(env.dir, 'test-plugins', 'block-domain', 'index.js'), blockDomain('v2'));
+  const result = await reload(env);
+  assert.equal(result.code, 0, result.stderr);
+  const client = await env.connect('mx');
+  await client.ehlo();
+  const refused = await client.cmd('MAIL FROM:<x@a.test>');
+  assert.match(refused.raw, /blocked by v2/);
+  await client.quit();
+});
