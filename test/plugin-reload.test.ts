@@ -106,3 +106,32 @@ test('reload: an edited plugin file is loaded anew', async (t) => {
   assert.match(refused.raw, /blocked by v2/);
   await client.quit();
 });
+
+test('plugin disable / enable edit the config (keeping its comments) and reload the running server', async (t) => {
+  const env = await createEnv(t, { ...WORLD, testPlugins: { 'block-domain': blockDomain('v1') }, plugins: { 'block-domain': { enabled: true, domain: 'a.test' } } });
+  await writeFile(env.configPath, `# kept: an admin's note\n${await readFile(env.configPath, 'utf8')}`);
+
+  const off = await postern(['plugin', 'disable', 'block-domain'], { config: env.configPath });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stdout, /reloaded: generation \d+/);
+  const text = await readFile(env.configPath, 'utf8');
+  assert.match(text, /^# kept: an admin's note/);
+  assert.equal((parse(text) as { plugins: Record<string, { enabled: boolean }> }).plugins['block-domain']!.enabled, false);
+
+  const client = await env.connect('mx');
+  await client.ehlo();
+  assert.equal((await client.cmd('MAIL FROM:<x@a.test>')).code, 250, 'disabled: not blocked');
+  await client.quit();
+
+  const missing = await postern(['plugin', 'enable', 'no-such-plugin'], { config: env.configPath });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /POSTERN_PLUGIN_NOT_FOUND/);
+  assert.doesNotMatch(await readFile(env.configPath, 'utf8'), /no-such-plugin/, 'nothing written for a plugin that does not exist');
+
+  const on = await postern(['plugin', 'enable', 'block-domain'], { config: env.configPath });
+  assert.equal(on.code, 0, on.stderr);
+  const again = await env.connect('mx');
+  await again.ehlo();
+  assert.equal((await again.cmd('MAIL FROM:<x@a.test>')).code, 550, 'enabled again: blocked');
+  await again.quit();
+});

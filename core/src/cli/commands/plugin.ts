@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setPluginEnabled } from '../../config/edit-config.js';
 import { loadConfig } from '../../config/load-config.js';
 import { ErrorCode, PosternError } from '../../errors.js';
 import type { PluginStatus } from '../../plugins/plugin-host.js';
+import { findPluginDir } from '../../plugins/plugin-loader.js';
 import { runtimeFiles } from '../../runtime-files.js';
 import { configPath, parse, positionals } from '../args.js';
 import { dispatch, println, type CliContext, type CommandGroup } from '../command.js';
@@ -14,6 +16,8 @@ const help = `Usage:
                                  and (when the server runs) the serving generation and the last reload error
   postern plugin reload          ask the running server to rebuild its plugins from the config file;
                                  waits for the outcome (the old generation keeps serving on failure)
+  postern plugin enable NAME     set plugins.NAME.enabled in the config file (comments are kept), then
+  postern plugin disable NAME    reload the running server, if one runs
 
 Options:
   --config FILE   config file (default: $POSTERN_CONFIG or ./postern.yaml)`;
@@ -50,29 +54,59 @@ const subs = {
     const { values, positionals: pos } = parse(args, {}, 'plugin');
     positionals(pos, [], 'plugin');
     const config = loadConfig(configPath(ctx, values.config));
-    const files = runtimeFiles(config.dataDir);
-    const pid = existsSync(files.pid) ? Number(readFileSync(files.pid, 'utf8').trim()) : NaN;
-    if (!Number.isInteger(pid) || pid <= 0) throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `no running server found (${files.pid} is missing)`);
-    const before = readStatus(config.dataDir);
-    try {
-      process.kill(pid, 'SIGHUP');
-    } catch (err) {
-      throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `cannot signal server pid ${pid}: ${(err as Error).message}`);
-    }
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      const now = readStatus(config.dataDir);
-      if (!now || statusSignature(now) === statusSignature(before)) continue;
-      if (now.generation === before?.generation && now.lastError) {
-        throw new PosternError(ErrorCode.PLUGIN_RELOAD_FAILED, `reload failed, generation ${now.generation} keeps serving: ${now.lastError.message}${now.lastError.code ? ` [${now.lastError.code}]` : ''}`);
-      }
-      println(ctx, `reloaded: generation ${now.generation} serving ${now.plugins.map((p) => p.name).join(', ') || 'no plugins'}`);
-      return 0;
-    }
-    throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `server pid ${pid} did not answer the reload within 30 s`);
+    return requestReload(config.dataDir, ctx, true);
   },
+
+  enable: (args: string[], ctx: CliContext) => toggle(args, ctx, true),
+  disable: (args: string[], ctx: CliContext) => toggle(args, ctx, false),
 };
+
+async function toggle(args: string[], ctx: CliContext, enabled: boolean): Promise<number> {
+  const { values, positionals: pos } = parse(args, {}, 'plugin');
+  const [name] = positionals(pos, ['NAME'], 'plugin');
+  const path = configPath(ctx, values.config);
+  if (enabled && !findPluginDir(name!, loadConfig(path))) {
+    throw new PosternError(ErrorCode.PLUGIN_NOT_FOUND, `plugin ${name} not found in plugins.paths or the first-party plugins; nothing changed`);
+  }
+  setPluginEnabled(path, name!, enabled);
+  println(ctx, `${enabled ? 'enabled' : 'disabled'} ${name} in ${path}`);
+  return requestReload(loadConfig(path).dataDir, ctx, false);
+}
+
+/**
+ * SIGHUP the running server and wait until its status file shows the outcome. With `required`
+ * false, no running server is fine (the change applies at the next start).
+ */
+async function requestReload(dataDir: string, ctx: CliContext, required: boolean): Promise<number> {
+  const files = runtimeFiles(dataDir);
+  const pid = existsSync(files.pid) ? Number(readFileSync(files.pid, 'utf8').trim()) : NaN;
+  if (!Number.isInteger(pid) || pid <= 0) {
+    if (!required) return 0;
+    throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `no running server found (${files.pid} is missing)`);
+  }
+  const before = readStatus(dataDir);
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (err) {
+    if (!required) return 0;
+    throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `cannot signal server pid ${pid}: ${(err as Error).message}`);
+  }
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = readStatus(dataDir);
+    if (!now || statusSignature(now) === statusSignature(before)) continue;
+    if (now.generation === before?.generation && now.lastError) {
+      throw new PosternError(
+        ErrorCode.PLUGIN_RELOAD_FAILED,
+        `reload failed, generation ${now.generation} keeps serving: ${now.lastError.message}${now.lastError.code ? ` [${now.lastError.code}]` : ''}`,
+      );
+    }
+    println(ctx, `reloaded: generation ${now.generation} serving ${now.plugins.map((p) => p.name).join(', ') || 'no plugins'}`);
+    return 0;
+  }
+  throw new PosternError(ErrorCode.SERVER_NOT_RUNNING, `server pid ${pid} did not answer the reload within 30 s`);
+}
 
 function readStatus(dataDir: string): PluginStatus | undefined {
   try {
