@@ -20,6 +20,14 @@ export const ErrorCode = Object.freeze({
   PLUGIN_TAP_TIMEOUT: 'POSTERN_PLUGIN_TAP_TIMEOUT',
   /** A plugin's tap returned something that is not a Verdict. */
   PLUGIN_BAD_VERDICT: 'POSTERN_PLUGIN_BAD_VERDICT',
+  /** A sandboxed plugin's code ran synchronously past its time limit and was stopped (a runaway loop). */
+  PLUGIN_SANDBOX_TIMEOUT: 'POSTERN_PLUGIN_SANDBOX_TIMEOUT',
+  /** A sandboxed plugin asked for something it was not granted (a net host:port, a results key outside its own). */
+  PLUGIN_SANDBOX_DENIED: 'POSTERN_PLUGIN_SANDBOX_DENIED',
+  /** A sandboxed plugin went over a sandbox limit (kv key or value size, open sockets, DNS queries in flight). */
+  PLUGIN_SANDBOX_LIMIT: 'POSTERN_PLUGIN_SANDBOX_LIMIT',
+  /** A plugin's sandbox grants are malformed (an unknown key, a net entry that is not "host:port"). */
+  PLUGIN_GRANTS_INVALID: 'POSTERN_PLUGIN_GRANTS_INVALID',
   /** A plugin folder has neither a `postern` key in package.json nor a postern.json. */
   PLUGIN_MANIFEST_MISSING: 'POSTERN_PLUGIN_MANIFEST_MISSING',
   /** A plugin's manifest is unreadable, not JSON, or breaks the manifest rules; the message names the key. */

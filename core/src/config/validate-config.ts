@@ -58,7 +58,8 @@ function toKeyPath(pointer: string, data: unknown): (string | number)[] {
   return path;
 }
 
-function toIssue(err: ErrorObject, data: unknown): Issue | undefined {
+/** One ajv error as a key path and an admin-readable message (plugin options use it too). */
+export function toIssue(err: ErrorObject, data: unknown): Issue | undefined {
   const path = toKeyPath(err.instancePath, data);
   const params = err.params as Record<string, unknown>;
   const custom = (err.parentSchema as Record<string, unknown> | undefined)?.['x-message'];
