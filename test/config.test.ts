@@ -47,7 +47,7 @@ describe('config loader', () => {
     assert.deepEqual(config.relay, { trustedNetworks: [] });
     assert.deepEqual(config.dns, { servers: [], timeoutMs: 5000 });
     assert.deepEqual(config.delivery, { folders: ['INBOX', 'Sent', 'Drafts', 'Junk', 'Trash'], retryIntervalSec: 300 });
-    assert.deepEqual(config.plugins, { timeoutMs: 5000, paths: [], entries: {} });
+    assert.deepEqual(config.plugins, { timeoutMs: 5000, paths: [], trusted: [], entries: {} });
   });
 
   it('fills listener defaults and keeps what is written', () => {

@@ -4,19 +4,17 @@
  * project), policy bundles, precedence between sources, and bundle presets under admin overrides.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { ErrorCode, isPosternError } from '../core/src/errors.js';
 import { discoverPlugins, findPlugin, type Discovery, type DiscoverOptions } from '../core/src/plugins/discover.js';
 import { validatePluginOptions } from '../core/src/plugins/manifest.js';
 import { mergeBundleOptions } from '../core/src/plugins/merge-options.js';
+import { npmInstall } from './support/npm.js';
 import { tempDir } from './support/tmp.js';
 
-const run = promisify(execFile);
 
 interface PluginSpec {
   name: string;
@@ -50,18 +48,6 @@ async function writePlugin(dir: string, spec: PluginSpec): Promise<string> {
   await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
   await writeFile(join(dir, 'index.js'), `export default { name: '${spec.name}', setup() {} };\n`);
   return dir;
-}
-
-/** `npm pack` each package folder into `into`, then `npm install` all the tarballs into a new project; returns its node_modules. */
-async function npmInstall(project: string, packageDirs: string[], into: string): Promise<string> {
-  await mkdir(into, { recursive: true });
-  for (const dir of packageDirs) await run('npm', ['pack', '--pack-destination', into, '--silent'], { cwd: dir });
-  const tarballs = (await readdir(into)).filter((f) => f.endsWith('.tgz')).map((f) => join(into, f));
-  await mkdir(project, { recursive: true });
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'postern-site', version: '1.0.0', private: true }));
-  // The packages have no dependencies, so npm needs nothing from the registry.
-  await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', ...tarballs], { cwd: project });
-  return join(project, 'node_modules');
 }
 
 function names(discovery: Discovery): string[] {

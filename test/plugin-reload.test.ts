@@ -85,7 +85,8 @@ test('reload: invalid options or a broken plugin file leave the serving generati
   await setPluginOptions(env, { domain: 'a.test' });
   const broken = await reload(env);
   assert.equal(broken.code, 1);
-  assert.match(broken.stderr, /POSTERN_PLUGIN_LOAD_FAILED/);
+  assert.match(broken.stderr, /POSTERN_PLUGIN_COMPILE_FAILED/);
+  assert.match(broken.stderr, /index\.js:1:\d+: /, 'the compile error names file:line:column');
 
   const client = await env.connect('mx');
   await client.ehlo();

@@ -20,7 +20,7 @@ export const ErrorCode = Object.freeze({
   PLUGIN_TAP_TIMEOUT: 'POSTERN_PLUGIN_TAP_TIMEOUT',
   /** A plugin's tap returned something that is not a Verdict. */
   PLUGIN_BAD_VERDICT: 'POSTERN_PLUGIN_BAD_VERDICT',
-  /** A sandboxed plugin's code ran synchronously past its time limit and was stopped (a runaway loop). */
+  /** A sandboxed plugin's code ran past its time limit without a break and was stopped (a runaway loop, also after an await). */
   PLUGIN_SANDBOX_TIMEOUT: 'POSTERN_PLUGIN_SANDBOX_TIMEOUT',
   /** A sandboxed plugin asked for something it was not granted (a net host:port, a results key outside its own). */
   PLUGIN_SANDBOX_DENIED: 'POSTERN_PLUGIN_SANDBOX_DENIED',

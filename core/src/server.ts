@@ -11,6 +11,7 @@ import { createLogger } from './logging.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PluginHost, type GenerationBuilder, type ReloadResult } from './plugins/plugin-host.js';
 import { loadPlugins } from './plugins/plugin-loader.js';
+import { ReloadWatcher } from './plugins/reload-watcher.js';
 import { loadConfig } from './config/load-config.js';
 import { runtimeFiles } from './runtime-files.js';
 import type { SmtpContext } from './smtp/smtp-context.js';
@@ -108,12 +109,20 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   log.info({ listeners: listeners.map((l) => `${l.name}@${l.address.address}:${l.address.port}`), plugins: plugins.current().plugins.map((p) => p.name) }, 'postern started');
   const { pid: pidFile, pluginStatus: statusFile } = runtimeFiles(config.dataDir);
   const writeStatus = () => writeFileSync(statusFile, `${JSON.stringify(plugins.status(), null, 2)}\n`);
-  plugins.onChange = writeStatus;
+  // Edits to the config file or to a plugin's source build a new generation by themselves.
+  const reload = () => void server.reload();
+  const watcher = new ReloadWatcher(config.configPath, reload);
+  const watchSources = () => watcher.update(plugins.current().plugins.filter((p) => p.source === 'first-party' || p.source === 'path').map((p) => p.dir));
+  plugins.onChange = () => {
+    writeStatus();
+    watchSources();
+  };
   writeStatus();
+  watchSources();
   writeFileSync(pidFile, `${process.pid}\n`);
 
   let closing: Promise<void> | undefined;
-  return {
+  const server: RunningServer = {
     listeners,
     plugins,
     log,
@@ -133,6 +142,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
     close: () =>
       (closing ??= (async () => {
         log.info('postern stopping');
+        watcher.close();
         await Promise.all(listeners.map((l) => l.close()));
         await deliveries.close();
         await spool.close();
@@ -144,4 +154,5 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
         log.info('postern stopped');
       })()),
   };
+  return server;
 }

@@ -96,7 +96,9 @@ export function recoveredCount(server: ServerProcess): number {
 export async function writeTestPlugin(root: string, name: string, source: string): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', main: 'index.js' }, null, 2));
+  // A manifest that accepts any options: the test plugin's own validate() judges them.
+  const manifest = { name, engine: '*', hooks: [], options: { type: 'object' } };
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', main: 'index.js', postern: manifest }, null, 2));
   await writeFile(join(dir, 'index.js'), source);
   return dir;
 }

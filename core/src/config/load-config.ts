@@ -73,7 +73,7 @@ export function loadDataDir(path: string): string {
 /** The config after schema validation: like PosternConfig, but plugins not yet split into entries. */
 type ValidatedConfig = Omit<PosternConfig, 'plugins' | 'configPath' | 'smtp'> & {
   smtp: Omit<PosternConfig['smtp'], 'listeners'> & { listeners: Array<Omit<SmtpListenerConfig, 'earlyTalkerDelayMs'> & { earlyTalkerDelayMs?: number }> };
-  plugins: { timeoutMs: number; paths: string[] } & Record<string, unknown>;
+  plugins: { timeoutMs: number; paths: string[]; trusted: string[] } & Record<string, unknown>;
 };
 
 function readConfigText(path: string): string {
@@ -137,7 +137,7 @@ function dropEmptyKeys(node: Record<string, unknown>, depth = 0, inPlugins = fal
 function complete(config: ValidatedConfig, path: string): PosternConfig {
   const baseDir = dirname(resolve(path));
   const dataDir = resolve(baseDir, config.dataDir);
-  const { timeoutMs, paths, ...sections } = config.plugins;
+  const { timeoutMs, paths, trusted, ...sections } = config.plugins;
   return {
     ...config,
     dataDir,
@@ -156,6 +156,7 @@ function complete(config: ValidatedConfig, path: string): PosternConfig {
     plugins: {
       timeoutMs,
       paths: paths.map((p) => resolve(baseDir, p)),
+      trusted,
       entries: sections as Record<string, PluginConfig>,
     },
     configPath: resolve(path),

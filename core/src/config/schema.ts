@@ -46,6 +46,17 @@ const pluginSection = {
     enabled: { type: 'boolean' },
     failOpen: { type: 'boolean' },
     timeoutMs: { type: 'integer', minimum: 1 },
+    // What a sandboxed plugin may use, on top of asking for it in its manifest.
+    grants: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dns: { type: 'boolean' },
+        kv: { type: 'boolean' },
+        log: { type: 'boolean' },
+        net: { type: 'array', items: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$' } },
+      },
+    },
   },
 };
 
@@ -154,6 +165,9 @@ export function configSchema(): SchemaObject {
         properties: {
           timeoutMs: { type: 'integer', minimum: 1, default: 5000 },
           paths: { type: 'array', default: [], items: { type: 'string', minLength: 1 } },
+          // Plugins (or bundles, or npm package names) that run in-process although they come from
+          // npm or a bundle; everything else from there runs sandboxed.
+          trusted: { type: 'array', default: [], items: { type: 'string', minLength: 1 } },
         },
         // Every other key is one plugin's section.
         additionalProperties: pluginSection,

@@ -82,6 +82,8 @@ export interface PluginConfig {
   failOpen?: boolean;
   /** Default timeout for this plugin's taps, ms. */
   timeoutMs?: number;
+  /** Capabilities granted to the plugin when it runs sandboxed (intersected with its manifest's permissions). */
+  grants?: { dns?: boolean; kv?: boolean; log?: boolean; net?: string[] };
   [option: string]: unknown;
 }
 
@@ -94,6 +96,8 @@ export interface PluginsConfig {
   timeoutMs: number;
   /** Extra folders searched for plugins, relative to the config file (made absolute by the loader). */
   paths: string[];
+  /** npm plugins, bundles or package names the admin trusts to run in-process (default: sandboxed). */
+  trusted: string[];
   /** Per-plugin sections, keyed by plugin name, in file order. */
   entries: Record<string, PluginConfig>;
 }

@@ -1,97 +1,123 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PluginDefinition } from '@postern/sdk';
 import type { Logger } from 'pino';
-import type { PluginConfig, PosternConfig } from '../config/types.js';
-import { ErrorCode, PosternError } from '../errors.js';
+import type { PosternConfig } from '../config/types.js';
+import { ErrorCode, PosternError, isPosternError } from '../errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import { compilePlugin } from './compile.js';
+import { discoverPlugins, type Discovery, type PluginSource } from './discover.js';
+import { planPlugins, type PlannedPlugin } from './load-plan.js';
+import { resolvePluginOptions } from './manifest.js';
+import { effectiveGrants, loadSandboxedPlugin, MemoryKvStore, type KvStore } from './sandbox/index.js';
 
 /** First-party plugins ship beside core: <repo>/plugins/<name>. */
 export const FIRST_PARTY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../plugins');
-
-/** Options a plugin never sees: they configure the host's handling of it. */
-const HOST_KEYS = new Set(['enabled', 'failOpen', 'timeoutMs']);
+/** The repository's (or installation's) node_modules, where npm plugins and bundles are installed. */
+const ROOT_NODE_MODULES = resolve(FIRST_PARTY_DIR, '../node_modules');
 
 export interface LoadedPlugin {
   name: string;
   dir: string;
   version: string;
+  source: PluginSource;
+  trusted: boolean;
+  bundle?: string;
 }
 
-/** The folder of plugin `name`: config plugins.paths first (in order), then first-party. */
-export function findPluginDir(name: string, config: PosternConfig): string | undefined {
-  for (const root of [...config.plugins.paths, FIRST_PARTY_DIR]) {
-    const dir = join(root, name);
-    if (existsSync(join(dir, 'package.json'))) return dir;
+/** Where npm plugins and bundles are looked for: beside the config file, then the installation's. */
+export function nodeModulesDirs(config: PosternConfig): string[] {
+  return [...new Set([join(dirname(config.configPath), 'node_modules'), ROOT_NODE_MODULES])];
+}
+
+export function discover(config: PosternConfig): Promise<Discovery> {
+  return discoverPlugins({ paths: config.plugins.paths, firstPartyDir: FIRST_PARTY_DIR, nodeModulesDirs: nodeModulesDirs(config) });
+}
+
+/**
+ * A sandboxed plugin's kv namespace outlives a generation: a reload must not make a greylist
+ * forget every triplet. In memory for now, one per plugin name for the life of the process.
+ */
+const kvStores = new Map<string, KvStore>();
+
+/**
+ * Load every enabled plugin of the config into `pipeline`, in config order (bundles expand in
+ * place): discover, check the manifest and options, build with esbuild (cached by content), then
+ * import it in-process (trusted) or load it into a vm2 sandbox (untrusted), and run its `setup`.
+ * The first failure throws a PosternError naming the plugin (and, for options, the key): a
+ * generation is never half-loaded.
+ */
+export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log: Logger): Promise<LoadedPlugin[]> {
+  const discovery = await discover(config);
+  for (const problem of discovery.problems) {
+    log.warn({ plugin: problem.name, dir: problem.dir, code: problem.error.code, err: problem.error.message }, 'plugin found but unusable (matters only if enabled)');
   }
-  return undefined;
+  const loaded: LoadedPlugin[] = [];
+  for (const planned of planPlugins(discovery, config)) loaded.push(await loadOne(pipeline, planned, config, log));
+  return loaded;
 }
 
-async function importDefinition(name: string, dir: string): Promise<{ def: PluginDefinition; version: string }> {
-  const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
-    version?: string;
-    main?: string;
-    exports?: string | Record<string, string | Record<string, string>>;
+async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: PosternConfig, log: Logger): Promise<LoadedPlugin> {
+  const { plugin, section, trusted } = planned;
+  const name = plugin.name;
+  const timeoutMs = section.timeoutMs ?? config.plugins.timeoutMs;
+  const schemaOptions = resolvePluginOptions(plugin.manifest, section);
+  const compiled = await compilePlugin(plugin.dir, plugin.manifest, { cacheDir: join(config.dataDir, 'plugin-cache'), format: trusted ? 'esm' : 'cjs' });
+
+  let def: PluginDefinition;
+  if (trusted) {
+    def = await importDefinition(name, compiled.file);
+  } else {
+    let kv = kvStores.get(name);
+    if (!kv) kvStores.set(name, (kv = new MemoryKvStore()));
+    const grants = effectiveGrants(plugin.manifest.permissions, section.grants ?? {}, name);
+    def = loadSandboxedPlugin(await readFile(compiled.file, 'utf8'), compiled.file, grants, {
+      plugin: name,
+      timeoutMs,
+      kv,
+      dns: { servers: config.dns.servers, timeoutMs: config.dns.timeoutMs },
+    });
+  }
+
+  const options: Record<string, unknown> = { ...(def.defaults as Record<string, unknown> | undefined), ...schemaOptions };
+  const errors = def.validate?.(options) ?? [];
+  if (errors.length > 0) {
+    throw new PosternError(ErrorCode.PLUGIN_OPTIONS_INVALID, `plugin ${name}: invalid options: ${errors.map((e) => `plugins.${name}.${e}`).join('; ')}`, { plugin: name, errors });
+  }
+  const owner = { plugin: name, timeoutMs, failOpen: section.failOpen ?? false };
+  try {
+    await def.setup(pipeline.apiFor(owner, options, log.child({ plugin: name }), config.hostname));
+  } catch (err) {
+    if (isPosternError(err)) throw err;
+    throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: setup failed: ${(err as Error).message}`, { plugin: name }, { cause: err });
+  }
+  log.info({ plugin: name, version: plugin.manifest.version, source: plugin.source, trusted, bundle: planned.bundle, build: compiled.hash.slice(0, 12) }, 'plugin loaded');
+  return {
+    name,
+    dir: plugin.dir,
+    version: plugin.manifest.version,
+    source: plugin.source,
+    trusted,
+    ...(planned.bundle ? { bundle: planned.bundle } : {}),
   };
-  const dot = typeof pkg.exports === 'string' ? pkg.exports : pkg.exports?.['.'];
-  const entry = typeof dot === 'string' ? dot : (dot?.import ?? dot?.default ?? pkg.main ?? 'index.js');
-  const file = join(dir, entry);
-  if (!existsSync(file)) {
-    throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: entry ${entry} does not exist (is the plugin built? run npm run build)`, { plugin: name });
-  }
-  // ES modules cannot be unloaded, and import() caches by URL: the content hash in the URL makes
-  // an edited file load anew on reload, while an unchanged one reuses its module (no growth).
-  const url = `${pathToFileURL(file).href}?v=${createHash('sha256').update(await readFile(file)).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Import a trusted plugin's build. The build's file name carries its content hash, so an edited
+ * plugin gets a new URL (ES modules cannot be unloaded; import() caches by URL) and an unchanged
+ * one reuses its module: reloads do not grow memory.
+ */
+async function importDefinition(name: string, file: string): Promise<PluginDefinition> {
   let mod: { default?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown };
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
   } catch (err) {
-    throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: cannot import ${entry}: ${(err as Error).message}`, { plugin: name }, { cause: err });
+    throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: cannot import its build: ${(err as Error).message}`, { plugin: name }, { cause: err });
   }
   const def = mod.default as PluginDefinition | undefined;
   if (!def || typeof def !== 'object' || typeof def.setup !== 'function') {
     throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: the default export is not a plugin (use definePlugin)`, { plugin: name });
   }
-  return { def, version: pkg.version ?? '0.0.0' };
-}
-
-/**
- * Load every enabled plugin of the config into `pipeline`, in config order. The first failure
- * throws a PosternError that names the plugin (and, for options, the key): a server never starts
- * with a half-loaded plugin set.
- */
-export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log: Logger): Promise<LoadedPlugin[]> {
-  const loaded: LoadedPlugin[] = [];
-  for (const [name, entry] of Object.entries(config.plugins.entries)) {
-    if (!entry.enabled) continue;
-    const dir = findPluginDir(name, config);
-    if (!dir) {
-      throw new PosternError(ErrorCode.PLUGIN_NOT_FOUND, `plugin ${name} not found (looked in ${[...config.plugins.paths, FIRST_PARTY_DIR].join(', ')})`, { plugin: name });
-    }
-    const { def, version } = await importDefinition(name, dir);
-    const options = pluginOptions(def, entry);
-    const errors = def.validate?.(options) ?? [];
-    if (errors.length > 0) {
-      throw new PosternError(ErrorCode.PLUGIN_OPTIONS_INVALID, `plugin ${name}: invalid options: ${errors.map((e) => `plugins.${name}.${e}`).join('; ')}`, { plugin: name, errors });
-    }
-    const owner = { plugin: name, timeoutMs: entry.timeoutMs ?? config.plugins.timeoutMs, failOpen: entry.failOpen ?? false };
-    const pluginLog = log.child({ plugin: name });
-    try {
-      await def.setup(pipeline.apiFor(owner, options, pluginLog, config.hostname));
-    } catch (err) {
-      throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: setup failed: ${(err as Error).message}`, { plugin: name }, { cause: err });
-    }
-    loaded.push({ name, dir, version });
-    log.info({ plugin: name, version, dir }, 'plugin loaded');
-  }
-  return loaded;
-}
-
-function pluginOptions(def: PluginDefinition, entry: PluginConfig): Record<string, unknown> {
-  const options: Record<string, unknown> = { ...(def.defaults as Record<string, unknown> | undefined) };
-  for (const [key, value] of Object.entries(entry)) if (!HOST_KEYS.has(key)) options[key] = value;
-  return options;
+  return def;
 }

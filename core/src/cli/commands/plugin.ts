@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setPluginEnabled } from '../../config/edit-config.js';
 import { loadConfig } from '../../config/load-config.js';
 import { ErrorCode, PosternError } from '../../errors.js';
 import type { PluginStatus } from '../../plugins/plugin-host.js';
-import { findPluginDir } from '../../plugins/plugin-loader.js';
+import { findPlugin } from '../../plugins/discover.js';
+import { discover } from '../../plugins/plugin-loader.js';
 import { runtimeFiles } from '../../runtime-files.js';
 import { configPath, parse, positionals } from '../args.js';
 import { dispatch, println, type CliContext, type CommandGroup } from '../command.js';
@@ -22,26 +21,36 @@ const help = `Usage:
 Options:
   --config FILE   config file (default: $POSTERN_CONFIG or ./postern.yaml)`;
 
-/** The first-party plugins/ folder of this installation (core/dist/cli/commands → ../../../../plugins). */
-const FIRST_PARTY = fileURLToPath(new URL('../../../../plugins/', import.meta.url));
-
 const subs = {
   async list(args: string[], ctx: CliContext) {
     const { values, positionals: pos } = parse(args, { json: { type: 'boolean' } }, 'plugin');
     positionals(pos, [], 'plugin');
     const config = loadConfig(configPath(ctx, values.config));
-    const folders = [FIRST_PARTY, ...config.plugins.paths];
-    const rows = Object.entries(config.plugins.entries).map(([name, entry]) => ({
-      name,
-      enabled: entry.enabled,
-      path: folders.map((f) => join(f, name)).find((p) => existsSync(p)) ?? null,
-    }));
+    const discovery = await discover(config);
+    const rows = Object.entries(config.plugins.entries).map(([name, entry]) => {
+      const bundle = discovery.bundles.find((b) => b.name === name || b.packageName === name);
+      const plugin = discovery.plugins.find((p) => p.name === name || p.packageName === name);
+      const problem = discovery.problems.find((p) => p.name === name);
+      return {
+        name,
+        enabled: entry.enabled,
+        kind: bundle ? 'bundle' : 'plugin',
+        source: bundle ? 'npm' : (plugin?.source ?? null),
+        path: bundle?.dir ?? plugin?.dir ?? null,
+        problem: problem ? `${problem.error.message} (${problem.error.code})` : null,
+      };
+    });
     const status = readStatus(config.dataDir);
     const serving = new Map(status?.plugins.map((p) => [p.name, p.version]) ?? []);
     if (values.json) println(ctx, JSON.stringify({ plugins: rows.map((r) => ({ ...r, serving: serving.get(r.name) ?? null })), server: status ?? null }, null, 2));
     else {
       if (rows.length > 0) {
-        const table = rows.map((r) => [r.name, r.enabled ? 'enabled' : 'disabled', status ? (serving.has(r.name) ? `serving ${serving.get(r.name)}` : 'not loaded') : '-', r.path ?? 'not found']);
+        const table = rows.map((r) => [
+          r.kind === 'bundle' ? `${r.name} (bundle)` : r.name,
+          r.enabled ? 'enabled' : 'disabled',
+          status ? (serving.has(r.name) ? `serving ${serving.get(r.name)}` : 'not loaded') : '-',
+          r.problem ?? (r.path ? `${r.source}: ${r.path}` : 'not found'),
+        ]);
         println(ctx, formatTable(['PLUGIN', 'CONFIG', 'SERVER', 'FOUND'], table));
       }
       if (status) println(ctx, `server pid ${status.pid}: generation ${status.generation} since ${new Date(status.since).toISOString()}`);
@@ -65,8 +74,10 @@ async function toggle(args: string[], ctx: CliContext, enabled: boolean): Promis
   const { values, positionals: pos } = parse(args, {}, 'plugin');
   const [name] = positionals(pos, ['NAME'], 'plugin');
   const path = configPath(ctx, values.config);
-  if (enabled && !findPluginDir(name!, loadConfig(path))) {
-    throw new PosternError(ErrorCode.PLUGIN_NOT_FOUND, `plugin ${name} not found in plugins.paths or the first-party plugins; nothing changed`);
+  if (enabled) {
+    // Refuse before writing: a config naming a plugin that cannot load would only fail the reload.
+    const discovery = await discover(loadConfig(path));
+    if (!discovery.bundles.some((b) => b.name === name || b.packageName === name)) findPlugin(discovery, name!);
   }
   setPluginEnabled(path, name!, enabled);
   println(ctx, `${enabled ? 'enabled' : 'disabled'} ${name} in ${path}`);

@@ -1,4 +1,3 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { loadConfig } from '../../config/load-config.js';
 import { configPath, parse, positionals } from '../args.js';
 import { println, type CliContext, type CommandGroup } from '../command.js';
@@ -25,16 +24,15 @@ export const startCommand: CommandGroup = {
     // Loaded only here, so the admin commands never pay for the SMTP stack and plugin host.
     const { startServer } = await import('../../server.js');
     const server = await startServer(config);
-    // SIGHUP (what `postern plugin reload` sends) and edits to the config file build a new plugin
-    // generation; a broken one is refused and the current one keeps serving.
+    // SIGHUP (what `postern plugin reload` sends) builds a new plugin generation; so do edits to
+    // the config file and to plugin sources (the server watches them). A broken one is refused and
+    // the current one keeps serving.
     process.on('SIGHUP', () => void server.reload());
-    const watcher = watchConfig(config.configPath, () => void server.reload());
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve).once('SIGINT', resolve);
     });
     const again = () => process.exit(1);
     process.once('SIGTERM', again).once('SIGINT', again);
-    watcher.close();
     ctx.stderr.write(`postern: ${signal} received, shutting down\n`);
     await server.close();
     // Explicit exit: a stray timer or keep-alive socket must not keep a stopped server alive.
@@ -42,19 +40,3 @@ export const startCommand: CommandGroup = {
   },
 };
 
-/**
- * Calls `onChange` once the config file has been quiet for 200 ms after a change (editors write
- * in several steps, some by replacing the file, so we watch its folder and match the name).
- */
-function watchConfig(path: string, onChange: () => void): FSWatcher {
-  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(dir, (_event, file) => {
-    if (file !== name) return;
-    clearTimeout(timer);
-    timer = setTimeout(onChange, 200);
-  });
-  watcher.unref();
-  return watcher;
-}

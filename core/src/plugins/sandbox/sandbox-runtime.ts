@@ -1,0 +1,677 @@
+/*
+ * The part of the sandbox that runs INSIDE the vm2 context, before any plugin code: the
+ * `@postern/sdk` stub, the CommonJS `require` stub, the promise implementation, the plugin's `api`
+ * and the views of session/transaction it gets. It is plain JavaScript (kept as a string) because it
+ * must be compiled in the sandbox's realm, not the host's.
+ *
+ * It is a convenience layer, not the enforcement: the plugin shares this realm and can tamper with
+ * built-ins, so the host checks everything that comes out (strings only, parsed and validated on
+ * the host side). Tampering can only break the plugin's own calls.
+ *
+ * Why its own promises: the VM runs with vm2's `allowAsync: false`, which disables native promise
+ * reactions, timers and microtasks in the sandbox. Without them, sandbox code can only run when the
+ * host calls in, and every host call goes through the watchdog (run-with-timeout.ts). Async plugin
+ * code still works because the source is compiled with async/await lowered to generators (see
+ * sandbox-source.ts) and `Promise` inside the module is this implementation, whose job queue is
+ * drained at the end of each host call, inside the watchdog. So code after an `await` is bounded by
+ * the same timeout as the first synchronous slice.
+ *
+ * Conventions on the boundary: host functions take and return primitives (strings, numbers) and
+ * callbacks; answers to the host are strings: 'R' + JSON (result), 'E' + text (threw/rejected),
+ * 'B' + text (not a verdict), 'P' (pending: the host gets settle(callId, answer) later).
+ */
+export const RUNTIME_SOURCE = String.raw`(function posternSandboxRuntime(host, configJson) {
+  'use strict';
+  const jsonParse = JSON.parse;
+  const jsonStringify = JSON.stringify;
+  const apply = Reflect.apply;
+  const freeze = Object.freeze;
+  const isFrozen = Object.isFrozen;
+  const objectKeys = Object.keys;
+  const createObject = Object.create;
+  const isArray = Array.isArray;
+  const ErrorCtor = Error;
+  const TypeErrorCtor = TypeError;
+  const AggregateErrorCtor = AggregateError;
+  const StringCtor = String;
+  const NumberIsFinite = Number.isFinite;
+  const BufferCtor = Buffer;
+  const bufferFrom = Buffer.from;
+  const symbolIterator = Symbol.iterator;
+
+  const config = jsonParse(configJson);
+  const hostSettle = host.settle;
+  const hostRegisterTap = host.registerTap;
+  const hostRegisterShutdown = host.registerShutdown;
+  const hostLog = host.log;
+  const hostDns = host.dns;
+  const hostKvGet = host.kvGet;
+  const hostKvSet = host.kvSet;
+  const hostKvDelete = host.kvDelete;
+  const hostNetOpen = host.netOpen;
+  const hostNetWrite = host.netWrite;
+  const hostNetRead = host.netRead;
+  const hostNetEnd = host.netEnd;
+  const hostNetClose = host.netClose;
+
+  function deepFreeze(value) {
+    if (value !== null && typeof value === 'object' && !isFrozen(value)) {
+      freeze(value);
+      const keys = objectKeys(value);
+      for (let i = 0; i < keys.length; i++) deepFreeze(value[keys[i]]);
+    }
+    return value;
+  }
+
+  function describe(err) {
+    try {
+      if (err !== null && typeof err === 'object') {
+        const name = typeof err.name === 'string' ? err.name : 'Error';
+        const message = typeof err.message === 'string' ? err.message : '';
+        const code = typeof err.code === 'string' ? ' [' + err.code + ']' : '';
+        return (name + ': ' + message + code).slice(0, 2000);
+      }
+      return ('thrown: ' + StringCtor(err)).slice(0, 2000);
+    } catch (e) {
+      return 'an unprintable error';
+    }
+  }
+
+  /** An Error with a code, from a host failure "CODE\nmessage". */
+  function failure(text) {
+    const at = text.indexOf('\n');
+    const err = new ErrorCtor(at === -1 ? text : text.slice(at + 1));
+    err.code = at === -1 ? 'EFAIL' : text.slice(0, at);
+    return err;
+  }
+
+  function codedError(code, message) {
+    const err = new ErrorCtor(message);
+    err.code = code;
+    return err;
+  }
+
+  // ---------------------------------------------------------------- promises and their job queue
+
+  const jobs = [];
+  let jobHead = 0;
+
+  function enqueue(job) {
+    jobs[jobs.length] = job;
+  }
+
+  /**
+   * Run queued promise jobs until none is left. Called at the end of every host call, inside the
+   * watchdog. Re-entrant and safe to resume after a stop: the head moves past a job before it runs.
+   */
+  function drain() {
+    while (jobHead < jobs.length) {
+      const job = jobs[jobHead];
+      jobs[jobHead] = undefined;
+      jobHead++;
+      job();
+    }
+    jobs.length = 0;
+    jobHead = 0;
+  }
+
+  function isThenable(value) {
+    return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
+  }
+
+  class SandboxPromise {
+    #state = 0; // 0 pending, 1 fulfilled, 2 rejected
+    #value = undefined;
+    #reactions = [];
+
+    constructor(executor) {
+      if (typeof executor !== 'function') throw new TypeErrorCtor('Promise resolver ' + typeof executor + ' is not a function');
+      const fns = SandboxPromise.#resolvers(this);
+      try {
+        executor(fns.resolve, fns.reject);
+      } catch (e) {
+        fns.reject(e);
+      }
+    }
+
+    static #resolvers(promise) {
+      let done = false;
+      return {
+        resolve(value) {
+          if (done) return;
+          done = true;
+          SandboxPromise.#resolve(promise, value);
+        },
+        reject(reason) {
+          if (done) return;
+          done = true;
+          SandboxPromise.#settle(promise, 2, reason);
+        },
+      };
+    }
+
+    static #resolve(promise, value) {
+      if (value === promise) return SandboxPromise.#settle(promise, 2, new TypeErrorCtor('Chaining cycle detected for promise'));
+      if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+        let then;
+        try {
+          then = value.then;
+        } catch (e) {
+          return SandboxPromise.#settle(promise, 2, e);
+        }
+        if (typeof then === 'function') {
+          enqueue(() => {
+            const fns = SandboxPromise.#resolvers(promise);
+            try {
+              apply(then, value, [fns.resolve, fns.reject]);
+            } catch (e) {
+              fns.reject(e);
+            }
+          });
+          return;
+        }
+      }
+      SandboxPromise.#settle(promise, 1, value);
+    }
+
+    static #settle(promise, state, value) {
+      if (promise.#state !== 0) return;
+      promise.#state = state;
+      promise.#value = value;
+      const reactions = promise.#reactions;
+      promise.#reactions = undefined;
+      for (let i = 0; i < reactions.length; i++) SandboxPromise.#schedule(reactions[i], state, value);
+    }
+
+    static #schedule(reaction, state, value) {
+      enqueue(() => {
+        const handler = state === 1 ? reaction.onFulfilled : reaction.onRejected;
+        if (handler === undefined) {
+          if (state === 1) reaction.resolve(value);
+          else reaction.reject(value);
+          return;
+        }
+        let result;
+        try {
+          result = handler(value);
+        } catch (e) {
+          reaction.reject(e);
+          return;
+        }
+        reaction.resolve(result);
+      });
+    }
+
+    then(onFulfilled, onRejected) {
+      const state = this.#state; // also the brand check: throws for a non-promise receiver
+      let resolve, reject;
+      const next = new SandboxPromise((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      const reaction = {
+        onFulfilled: typeof onFulfilled === 'function' ? onFulfilled : undefined,
+        onRejected: typeof onRejected === 'function' ? onRejected : undefined,
+        resolve,
+        reject,
+      };
+      if (state === 0) this.#reactions[this.#reactions.length] = reaction;
+      else SandboxPromise.#schedule(reaction, state, this.#value);
+      return next;
+    }
+
+    catch(onRejected) {
+      return this.then(undefined, onRejected);
+    }
+
+    finally(onFinally) {
+      if (typeof onFinally !== 'function') return this.then(onFinally, onFinally);
+      return this.then(
+        (value) => SandboxPromise.resolve(onFinally()).then(() => value),
+        (reason) => SandboxPromise.resolve(onFinally()).then(() => { throw reason; }),
+      );
+    }
+
+    get [Symbol.toStringTag]() {
+      return 'Promise';
+    }
+
+    static resolve(value) {
+      if (value instanceof SandboxPromise) return value;
+      return new SandboxPromise((resolve) => resolve(value));
+    }
+
+    static reject(reason) {
+      return new SandboxPromise((_, reject) => reject(reason));
+    }
+
+    static withResolvers() {
+      let resolve, reject;
+      const promise = new SandboxPromise((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    }
+
+    static all(iterable) {
+      return SandboxPromise.#combine(iterable, (values, index, value, ctl) => {
+        values[index] = value;
+        ctl.done();
+      }, (values, index, reason, ctl) => ctl.reject(reason), (values, ctl) => ctl.resolve(values));
+    }
+
+    static allSettled(iterable) {
+      return SandboxPromise.#combine(iterable, (values, index, value, ctl) => {
+        values[index] = { status: 'fulfilled', value };
+        ctl.done();
+      }, (values, index, reason, ctl) => {
+        values[index] = { status: 'rejected', reason };
+        ctl.done();
+      }, (values, ctl) => ctl.resolve(values));
+    }
+
+    static any(iterable) {
+      return SandboxPromise.#combine(iterable, (values, index, value, ctl) => ctl.resolve(value), (values, index, reason, ctl) => {
+        values[index] = reason;
+        ctl.done();
+      }, (values, ctl) => ctl.reject(new AggregateErrorCtor(values, 'All promises were rejected')));
+    }
+
+    static race(iterable) {
+      return new SandboxPromise((resolve, reject) => {
+        for (const item of iterable) SandboxPromise.resolve(item).then(resolve, reject);
+      });
+    }
+
+    /** all / allSettled / any: whenAll runs once every item has called ctl.done(). */
+    static #combine(iterable, onValue, onReason, whenAll) {
+      return new SandboxPromise((resolve, reject) => {
+        const values = [];
+        let remaining = 1;
+        const ctl = {
+          resolve,
+          reject,
+          done() {
+            remaining--;
+            if (remaining === 0) whenAll(values, ctl);
+          },
+        };
+        let index = 0;
+        for (const item of iterable) {
+          const at = index++;
+          values[at] = undefined;
+          remaining++;
+          SandboxPromise.resolve(item).then((v) => onValue(values, at, v, ctl), (r) => onReason(values, at, r, ctl));
+        }
+        ctl.done();
+      });
+    }
+  }
+  freeze(SandboxPromise);
+  freeze(SandboxPromise.prototype);
+
+  /**
+   * Answer the host for a call whose result may be a promise: when it settles while the job queue
+   * drains, the answer goes back at once; otherwise the host gets 'P' and settle(callId, answer).
+   */
+  function answerFor(result, callId, encode) {
+    if (!isThenable(result)) {
+      drain();
+      return encode(result);
+    }
+    let sync = true;
+    let answer;
+    const deliver = (text) => {
+      if (sync) answer = text;
+      else hostSettle(callId, text);
+    };
+    SandboxPromise.resolve(result).then((value) => deliver(encode(value)), (reason) => deliver('E' + describe(reason)));
+    drain();
+    sync = false;
+    return answer === undefined ? 'P' : answer;
+  }
+
+  /** A sandbox callback the host calls later (DNS answer, kv value, socket data). */
+  function callback(fn) {
+    return function (code, message, value) {
+      try {
+        fn(code, message, value);
+      } finally {
+        drain();
+      }
+    };
+  }
+
+  /** A promise for a host operation that answers through a callback (code '' = success). */
+  function hostPromise(start, decode) {
+    return new SandboxPromise((resolve, reject) => {
+      const refused = start(callback((code, message, value) => {
+        if (code !== '') reject(codedError(code, message));
+        else {
+          try {
+            resolve(decode(value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+      }));
+      if (refused !== '') reject(failure(refused));
+    });
+  }
+
+  // ------------------------------------------------------------------------ the @postern/sdk stub
+
+  // Mirrors sdk/src/verdict.ts (a test checks they agree); Stage etc. come from the host's sdk.
+  function make(action, message, fields) {
+    const verdict = { action, ...fields };
+    if (message !== undefined) verdict.message = message;
+    return verdict;
+  }
+  const sdk = freeze({
+    __esModule: true,
+    accept: (fields) => make('accept', undefined, fields),
+    reject: (message, fields) => make('reject', message, fields),
+    tempfail: (message, fields) => make('tempfail', message, fields),
+    disconnect: (message, fields) => make('disconnect', message, fields),
+    quarantine: (fields) => make('quarantine', undefined, fields),
+    discard: (fields) => make('discard', undefined, fields),
+    definePlugin: (def) => def,
+    Stage: deepFreeze(config.sdk.Stage),
+    DeliverStage: deepFreeze(config.sdk.DeliverStage),
+    POLICY_HOOKS: deepFreeze(config.sdk.POLICY_HOOKS),
+    DELIVERY_HOOKS: deepFreeze(config.sdk.DELIVERY_HOOKS),
+    EVENT_HOOKS: deepFreeze(config.sdk.EVENT_HOOKS),
+  });
+
+  function sandboxRequire(id) {
+    if (id === '@postern/sdk') return sdk;
+    throw codedError('MODULE_NOT_FOUND', "Cannot find module '" + StringCtor(id) + "': a sandboxed plugin cannot load modules (bundle its dependencies; Node built-ins are not available)");
+  }
+
+  // ----------------------------------------------------------------------------- capabilities
+
+  const noop = function () {};
+  const log = config.grants.log
+    ? freeze({ debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') })
+    : freeze({ debug: noop, info: noop, warn: noop, error: noop });
+
+  function logAt(level) {
+    return function (obj, msg) {
+      let json = '{}';
+      if (typeof obj === 'string' && msg === undefined) {
+        msg = obj;
+      } else {
+        try {
+          const text = jsonStringify(obj);
+          if (typeof text === 'string') json = text;
+        } catch (e) {
+          json = '{"unserialisable":true}';
+        }
+      }
+      hostLog(level, json, msg === undefined ? undefined : StringCtor(msg));
+    };
+  }
+
+  function lookup(type) {
+    return (name) => hostPromise((cb) => hostDns(type, StringCtor(name), cb), (json) => jsonParse(json));
+  }
+  const dns = config.grants.dns
+    ? freeze({ resolve4: lookup('A'), resolveMx: lookup('MX'), resolveTxt: lookup('TXT'), resolvePtr: lookup('PTR') })
+    : undefined;
+
+  const kv = config.grants.kv
+    ? freeze({
+        get: (key) => hostPromise((cb) => hostKvGet(StringCtor(key), cb), (json) => (json === undefined || json === null ? undefined : jsonParse(json))),
+        set: (key, value, options) => {
+          const json = jsonStringify(value);
+          if (typeof json !== 'string') return SandboxPromise.reject(new TypeErrorCtor('kv.set: the value must be JSON data'));
+          const ttl = options !== null && typeof options === 'object' ? options.ttlMs : undefined;
+          return hostPromise((cb) => hostKvSet(StringCtor(key), json, ttl, cb), () => undefined);
+        },
+        delete: (key) => hostPromise((cb) => hostKvDelete(StringCtor(key), cb), () => undefined),
+      })
+    : undefined;
+
+  function toLatin1(data) {
+    if (typeof data === 'string') return apply(bufferFrom, BufferCtor, [data, 'utf8']).toString('latin1');
+    if (data instanceof Uint8Array) return apply(bufferFrom, BufferCtor, [data]).toString('latin1');
+    throw new TypeErrorCtor('socket.write: data must be a string or bytes');
+  }
+
+  function socketFor(id) {
+    return freeze({
+      write: (data) => {
+        let latin1;
+        try {
+          latin1 = toLatin1(data);
+        } catch (e) {
+          return SandboxPromise.reject(e);
+        }
+        return hostPromise((cb) => hostNetWrite(id, latin1, cb), () => undefined);
+      },
+      read: () => hostPromise((cb) => hostNetRead(id, cb), (latin1) => (latin1 === null || latin1 === undefined ? null : apply(bufferFrom, BufferCtor, [latin1, 'latin1']))),
+      end: () => hostPromise((cb) => hostNetEnd(id, cb), () => undefined),
+      close: () => {
+        hostNetClose(id);
+      },
+    });
+  }
+
+  const net = config.grants.net
+    ? freeze({
+        connect: (hostname, port) => hostPromise((cb) => hostNetOpen(StringCtor(hostname), typeof port === 'number' ? port : Number(port), cb), (id) => socketFor(id)),
+      })
+    : undefined;
+
+  // --------------------------------------------------------------------------- the plugin
+
+  let definition;
+  const taps = [];
+  const shutdowns = [];
+
+  function buildApi(options, hostname) {
+    const api = {
+      name: config.name,
+      options: deepFreeze(options),
+      hostname,
+      log,
+      tap(hook, fn, tapOptions) {
+        if (typeof fn !== 'function') throw new TypeErrorCtor('api.tap(hook, fn): fn must be a function');
+        const stage = tapOptions !== null && typeof tapOptions === 'object' ? tapOptions.stage : undefined;
+        const timeoutMs = tapOptions !== null && typeof tapOptions === 'object' ? tapOptions.timeoutMs : undefined;
+        const id = taps.length;
+        taps[id] = fn;
+        const refused = hostRegisterTap(StringCtor(hook), id, stage, timeoutMs);
+        if (refused !== '') {
+          taps[id] = undefined;
+          throw failure(refused);
+        }
+      },
+      onShutdown(fn) {
+        if (typeof fn !== 'function') throw new TypeErrorCtor('api.onShutdown(fn): fn must be a function');
+        const id = shutdowns.length;
+        shutdowns[id] = fn;
+        const refused = hostRegisterShutdown(id);
+        if (refused !== '') throw failure(refused);
+      },
+    };
+    if (dns) api.dns = dns;
+    if (kv) api.kv = kv;
+    if (net) api.net = net;
+    return freeze(api);
+  }
+
+  /** Key in a results store this plugin may write: its own name, or "<name>." + anything. */
+  function ownKey(key) {
+    return key === config.name || key.startsWith(config.name + '.');
+  }
+
+  function resultsView(scope, initial, effects) {
+    const values = createObject(null);
+    const keys = objectKeys(initial);
+    for (let i = 0; i < keys.length; i++) values[keys[i]] = deepFreeze(initial[keys[i]]);
+    return freeze({
+      get: (key) => values[StringCtor(key)],
+      has: (key) => StringCtor(key) in values,
+      set: (key, value) => {
+        key = StringCtor(key);
+        if (!ownKey(key)) throw codedError(config.codes.denied, 'results.set: "' + key + '" is not this plugin\'s key (use "' + config.name + '" or "' + config.name + '.<anything>")');
+        const json = jsonStringify(value);
+        if (typeof json !== 'string') throw new TypeErrorCtor('results.set: the value must be JSON data');
+        values[key] = deepFreeze(jsonParse(json));
+        effects[effects.length] = [scope, key, json];
+      },
+      toJSON: () => {
+        const out = {};
+        for (const key in values) out[key] = values[key];
+        return out;
+      },
+    });
+  }
+
+  function sessionView(data, effects) {
+    data.results = resultsView('s', data.results, effects);
+    return deepFreeze(data);
+  }
+
+  function txView(data, message, effects) {
+    const headers = data.addedHeaders;
+    for (let i = 0; i < headers.length; i++) freeze(headers[i]);
+    const view = {
+      id: data.id,
+      mailFrom: deepFreeze(data.mailFrom),
+      recipients: deepFreeze(data.recipients),
+      results: resultsView('t', data.results, effects),
+      message: message === undefined ? undefined : apply(bufferFrom, BufferCtor, [message, 'latin1']),
+      addHeader(name, value) {
+        if (typeof name !== 'string' || typeof value !== 'string') throw new TypeErrorCtor('tx.addHeader(name, value): both must be strings');
+        headers[headers.length] = freeze([name, value]);
+        effects[effects.length] = ['h', name, value];
+      },
+      get addedHeaders() {
+        return freeze(headers.slice());
+      },
+    };
+    return freeze(view);
+  }
+
+  function buildArgs(encoded, message, effects) {
+    const args = [];
+    for (let i = 0; i < encoded.length; i++) {
+      const kind = encoded[i][0];
+      const value = encoded[i][1];
+      if (kind === 's') args[i] = sessionView(value, effects);
+      else if (kind === 't') args[i] = txView(value, message, effects);
+      else if (kind === 'u') args[i] = undefined;
+      else args[i] = deepFreeze(value);
+    }
+    return args;
+  }
+
+  function encodeResult(value, effects) {
+    if (value === undefined) return effects.length === 0 ? 'R{}' : 'R' + jsonStringify({ fx: effects });
+    if (value === null || typeof value !== 'object') return 'B' + (value === null ? 'null' : typeof value);
+    try {
+      return 'R' + jsonStringify({ v: value, fx: effects });
+    } catch (e) {
+      return 'B' + describe(e);
+    }
+  }
+
+  const done = () => 'R{}';
+
+  // ------------------------------------------------------------------- what the host calls
+
+  /** Run the module function (the plugin's CommonJS code) and find its definition. */
+  function load(moduleFn, filename) {
+    const module = { exports: {} };
+    try {
+      apply(moduleFn, module.exports, [module.exports, sandboxRequire, module, filename, '/', SandboxPromise]);
+    } catch (e) {
+      drain();
+      return 'E' + describe(e);
+    }
+    drain();
+    let exported = module.exports;
+    if (exported !== null && typeof exported === 'object' && exported.default !== undefined && typeof exported.setup !== 'function') exported = exported.default;
+    if (exported === null || typeof exported !== 'object' || typeof exported.setup !== 'function') {
+      return 'Ethe module does not export a plugin (module.exports = definePlugin({...}) or exports.default)';
+    }
+    if (typeof exported.name !== 'string') return 'Ethe plugin definition has no name';
+    definition = exported;
+    try {
+      return 'R' + jsonStringify({ name: exported.name, defaults: exported.defaults, hasValidate: typeof exported.validate === 'function' });
+    } catch (e) {
+      return 'Ethe plugin defaults are not JSON data: ' + describe(e);
+    }
+  }
+
+  function validate(optionsJson) {
+    let out;
+    try {
+      out = apply(definition.validate, definition, [deepFreeze(jsonParse(optionsJson))]);
+    } catch (e) {
+      drain();
+      return 'E' + describe(e);
+    }
+    drain();
+    if (!isArray(out)) return 'Evalidate() must return an array of strings';
+    const list = [];
+    for (let i = 0; i < out.length; i++) list[i] = StringCtor(out[i]);
+    return 'R' + jsonStringify(list);
+  }
+
+  function setup(callId, optionsJson, hostname) {
+    let result;
+    try {
+      result = apply(definition.setup, definition, [buildApi(jsonParse(optionsJson), hostname)]);
+    } catch (e) {
+      drain();
+      return 'E' + describe(e);
+    }
+    return answerFor(result, callId, done);
+  }
+
+  function callTap(tapId, callId, argsJson, message) {
+    const tap = taps[tapId];
+    if (typeof tap !== 'function') return 'Eno such tap';
+    const effects = [];
+    let result;
+    try {
+      result = apply(tap, undefined, buildArgs(jsonParse(argsJson), message, effects));
+    } catch (e) {
+      drain();
+      return 'E' + describe(e);
+    }
+    return answerFor(result, callId, (value) => encodeResult(value, effects));
+  }
+
+  function shutdown(fnId, callId) {
+    let result;
+    try {
+      result = apply(shutdowns[fnId], undefined, []);
+    } catch (e) {
+      drain();
+      return 'E' + describe(e);
+    }
+    return answerFor(result, callId, done);
+  }
+
+  /** Stage a verdict helper from the stub, so the host can check the stub against the sdk. */
+  function sdkHelper(name, argsJson) {
+    return 'R' + jsonStringify(apply(sdk[name], undefined, jsonParse(argsJson)));
+  }
+
+  return freeze({ load, validate, setup, callTap, shutdown, sdkHelper });
+})`;
+
+/** The functions of the runtime, as the host sees them (vm2 proxies of sandbox functions). */
+export interface SandboxRuntime {
+  load(moduleFn: unknown, filename: string): unknown;
+  validate(optionsJson: string): unknown;
+  setup(callId: number, optionsJson: string, hostname: string): unknown;
+  callTap(tapId: number, callId: number, argsJson: string, message: string | undefined): unknown;
+  shutdown(fnId: number, callId: number): unknown;
+  sdkHelper(name: string, argsJson: string): unknown;
+}
