@@ -139,6 +139,48 @@ describe('a well-behaved sandboxed plugin', () => {
     assert.deepEqual(await pipeline.decide('rcptTo', session(), tx('a.test'), rcpt), { action: 'tempfail', code: 450, enhanced: '4.2.0', message: 'later', by: 'esm-plugin' });
   });
 
+  test("the sandbox's own Promise behaves like the native one (order of reactions included)", async () => {
+    const scenario = `async function scenario() {
+      const log = [];
+      const p1 = Promise.resolve(1);
+      const p2 = new Promise((r) => r(2));
+      const thenable = { then(res) { log.push('thenable'); res(3); } };
+      p1.then((v) => log.push('p1 ' + v));
+      Promise.resolve().then(() => log.push('a')).then(() => log.push('b'));
+      Promise.resolve().then(() => log.push('c'));
+      const all = await Promise.all([p1, p2, thenable, 4]);
+      const settled = await Promise.allSettled([Promise.reject(new Error('x')), 5]);
+      const race = await Promise.race([new Promise(() => {}), Promise.resolve('fast')]);
+      const any = await Promise.any([Promise.reject(1), Promise.resolve('any')]);
+      let aggregate;
+      try { await Promise.any([Promise.reject(1)]); } catch (e) { aggregate = e.constructor.name + ':' + e.errors.length; }
+      const fin = [];
+      const kept = await Promise.resolve(6).finally(() => fin.push('fin'));
+      let rejected;
+      try { await Promise.reject(new Error('boom')); } catch (e) { rejected = e.message; }
+      for await (const x of (async function* () { yield 7; yield 8; })()) log.push('gen ' + x);
+      let resolve;
+      const promise = new Promise((r) => { resolve = r; });
+      setTimeoutLike(resolve);
+      log.push('resolved ' + (await promise));
+      return JSON.stringify({ log, all, settled: settled.map((s) => s.status), race, any, aggregate, fin, kept, rejected });
+    }
+    function setTimeoutLike(fn) { Promise.resolve().then(() => fn('later')); }`;
+    // The same compiled code, run natively in the host, is the reference.
+    const { transformSync } = await import('esbuild');
+    const { SANDBOX_BUILD_OPTIONS } = await import('../core/src/plugins/sandbox/index.js');
+    const compiled = transformSync(`${scenario}\nmodule.exports = scenario;`, { ...SANDBOX_BUILD_OPTIONS, supported: { ...SANDBOX_BUILD_OPTIONS.supported }, loader: 'js' }).code;
+    const module = { exports: undefined as unknown as () => Promise<string> };
+    new Function('module', 'exports', compiled)(module, {});
+    const expected = await module.exports();
+
+    const source = `${scenario}
+      module.exports = { name: 'promises', setup(api) { api.tap('connect', async () => ({ action: 'reject', reason: await scenario() })); } };`;
+    const { pipeline } = await pipelineWith(source, 'promises');
+    const verdict = await pipeline.decide('connect', session());
+    assert.deepEqual(JSON.parse(verdict!.reason!), JSON.parse(expected));
+  });
+
   test('sees frozen copies, a Buffer copy of the message, and writes only its own results and headers', async () => {
     const source = `
       const { definePlugin, quarantine } = require('@postern/sdk');
@@ -260,6 +302,13 @@ describe('escape attempts get nothing', () => {
         hostProtoWalk: attempt(() => functionFromHostPrototypes(hostObject)),
         hostObjectCtor: attempt(() => hostObject.constructor.constructor('return process')()),
         // Whatever "Function" a host object leads to is this realm's own (with eval off), never the host's.
+        wasm: (() => {
+          try { new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return 'GOT a wasm module'; } catch (e) { return 'blocked: ' + e.name; }
+        })(),
+        timers: ['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask'].every((n) => typeof globalThis[n] === 'undefined') ? 'blocked: no timers' : 'GOT a timer',
+        nativePromise: (() => {
+          try { globalThis.Promise.resolve(1).then(() => {}); return 'GOT native promise reactions'; } catch (e) { return 'blocked: ' + e.name; }
+        })(),
         sameFunction: (() => {
           const found = [Buffer.constructor, Buffer.from.constructor, hostObject.constructor.constructor];
           for (let p = hostObject; p; p = Object.getPrototypeOf(p)) {
@@ -312,7 +361,7 @@ describe('escape attempts get nothing', () => {
       for (const [name, result] of Object.entries(report[phase] as Record<string, string>)) flat.push([`${phase}.${name}`, result]);
     }
     flat.push(['dynamicImport', report.dynamicImport as string]);
-    assert.ok(flat.length >= 40, `all probes ran (${flat.length})`);
+    assert.ok(flat.length >= 49, `all probes ran (${flat.length})`);
     for (const [name, result] of flat) assert.match(result, /^blocked/, `${name}: ${result}`);
     assert.equal(report.dynamicImport, 'blocked: MODULE_NOT_FOUND');
     assert.deepEqual(report.capabilities, { net: 'undefined', dns: 'undefined', kv: 'undefined' }, 'no capability without a grant');

@@ -11,7 +11,9 @@
 //   BENCH_STRICT=1 exit 1 when a sandboxed call costs 150 µs or more (the target)
 //
 // It prints µs per call for: trusted (in-process), sandboxed with a sync tap, sandboxed with an
-// async tap (resolved within the call), and the ratio sandboxed/trusted. The tap rejects senders
+// async tap (resolved within the call), and the ratio sandboxed/trusted; and, for reference, the
+// watchdog alone (node:vm runInContext with a timeout around an empty function), the floor of
+// any call that can stop a runaway loop. The tap rejects senders
 // from one domain and the calls alternate a refused and an accepted sender, so both paths run.
 // Not part of `npm test`: the numbers depend on the machine.
 
@@ -23,6 +25,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const dist = (p) => pathToFileURL(path.join(ROOT, 'core', 'dist', p)).href;
 const { Pipeline } = await import(dist('pipeline/pipeline.js'));
 const { loadSandboxedPlugin } = await import(dist('plugins/sandbox/index.js'));
+const { runWithTimeout } = await import(dist('plugins/sandbox/run-with-timeout.js'));
 const { MapResults, reject, definePlugin } = await import('@postern/sdk');
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20000);
@@ -83,14 +86,24 @@ async function sandboxed(source) {
   return us;
 }
 
+function watchdogAlone() {
+  const noop = () => undefined;
+  for (let i = 0; i < WARMUP; i++) runWithTimeout(noop, 5000);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < CALLS; i++) runWithTimeout(noop, 5000);
+  return Number(process.hrtime.bigint() - started) / 1000 / CALLS;
+}
+
 const base = await trusted();
 const sync = await sandboxed(SYNC_SOURCE);
 const async_ = await sandboxed(ASYNC_SOURCE);
+const watchdog = watchdogAlone();
 
 const row = (name, us) => console.log(`${name.padEnd(28)} ${us.toFixed(1).padStart(8)} µs/call   x${(us / base).toFixed(1)}   +${(us - base).toFixed(1)} µs`);
 console.log(`node ${process.version}, ${CALLS} calls per variant (after ${WARMUP} warm-up), pipeline.decide('mailFrom') with one tap`);
 console.log(`${'in-process (trusted)'.padEnd(28)} ${base.toFixed(1).padStart(8)} µs/call`);
 row('sandboxed, sync tap', sync);
 row('sandboxed, async tap', async_);
+console.log(`${'(watchdog alone)'.padEnd(28)} ${watchdog.toFixed(1).padStart(8)} µs/call`);
 console.log(`target: a sandboxed call < ${TARGET_US} µs`);
 if (process.env.BENCH_STRICT === '1' && Math.max(sync, async_) >= TARGET_US) process.exit(1);

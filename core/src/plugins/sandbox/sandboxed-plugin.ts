@@ -217,6 +217,15 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
     throw new PosternError(code, `${what}: the sandbox gave an unknown answer`, { plugin });
   };
 
+  /** Run a parse of what came back (JSON text from the sandbox, or copying in); a failure is a PosternError. */
+  const parsing = <T>(fn: () => T, what: string, code: ErrorCodeValue): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new PosternError(code, `${what}: ${(err as Error).message}`, { plugin }, { cause: err });
+    }
+  };
+
   /** Wait for settle(callId) of a call that answered 'P'. */
   const waitFor = (callId: number, ms: number, what: string, code: ErrorCodeValue = ErrorCode.PLUGIN_TAP_TIMEOUT): Promise<string> =>
     new Promise<string>((resolve, reject) => {
@@ -230,7 +239,7 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
 
   const loading = `plugin ${plugin}: loading ${filename}`;
   const loadAnswer = decode(enter(() => rt.load(moduleFn, filename), defaultMs, loading, ErrorCode.PLUGIN_LOAD_FAILED), loading, ErrorCode.PLUGIN_LOAD_FAILED);
-  const meta = JSON.parse(loadAnswer.body) as { name?: unknown; defaults?: unknown; hasValidate?: unknown };
+  const meta = parsing(() => JSON.parse(loadAnswer.body) as { name?: unknown; defaults?: unknown; hasValidate?: unknown }, loading, ErrorCode.PLUGIN_LOAD_FAILED);
   if (meta.name !== plugin) {
     throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: the code names itself ${JSON.stringify(meta.name)}, not "${plugin}"`, { plugin });
   }
@@ -242,7 +251,7 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
     const finish = (answer: unknown, args: readonly unknown[]): unknown => {
       const { kind, body } = decode(answer, what, ErrorCode.PLUGIN_TAP_FAILED);
       if (kind === 'B') return { notAVerdict: body };
-      const { verdict, effects } = parseAnswer(body);
+      const { verdict, effects } = parsing(() => parseAnswer(body), `${what}: unreadable answer`, ErrorCode.PLUGIN_TAP_FAILED);
       if (effects.length > 0) {
         const refused = applyEffects(hook, args, effects, plugin);
         if (refused.length > 0) {
@@ -252,7 +261,7 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
       return copyVerdict(verdict);
     };
     return (...args: unknown[]): unknown => {
-      const { json, message } = encodeArgs(hook, args);
+      const { json, message } = parsing(() => encodeArgs(hook, args), `${what}: the arguments cannot be copied into the sandbox`, ErrorCode.PLUGIN_TAP_FAILED);
       const callId = nextCallId++;
       const answer = enter(() => rt.callTap(tapId, callId, json, message), sliceMs, what, ErrorCode.PLUGIN_TAP_FAILED, { hook });
       if (answer !== 'P') return finish(answer, args);
@@ -314,7 +323,7 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
     sandboxed.validate = (opts) => {
       const what = `plugin ${plugin}: validate`;
       const { body } = decode(enter(() => rt.validate(JSON.stringify(opts)), defaultMs, what, ErrorCode.PLUGIN_LOAD_FAILED), what, ErrorCode.PLUGIN_LOAD_FAILED);
-      const list = JSON.parse(body) as unknown;
+      const list = parsing(() => JSON.parse(body) as unknown, what, ErrorCode.PLUGIN_LOAD_FAILED);
       return Array.isArray(list) ? list.map(String) : ['(validate did not return a list)'];
     };
   }
