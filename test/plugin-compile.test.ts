@@ -51,6 +51,9 @@ const HELPER_TS = `export const shout = (text: string): string => \`\${text.toUp
 const TINY_PAD = `const { EOL } = require('node:os');
 exports.pad = (text) => ' ' + text + ' ' + (EOL.length > 0 ? '' : '?');
 `;
+/** The same without a builtin: what a sandboxed (cjs) build can bundle. */
+const PURE_PAD = `exports.pad = (text) => ' ' + text + ' ';
+`;
 
 async function writePlugin(t: Cleanup): Promise<{ dir: string; manifest: PluginManifest; cacheDir: string }> {
   const root = await tempDir(t, 'postern-compile-');
@@ -130,7 +133,8 @@ test('unchanged inputs come from the cache without a rebuild; an edit makes a ne
   await writeFile(join(dir, 'node_modules', 'tiny-pad', 'index.js'), TINY_PAD);
   assert.deepEqual(await compilePlugin(dir, manifest, { cacheDir, format: 'esm' }), first);
 
-  // The format is part of the key.
+  // The format is part of the key. (A sandboxed build cannot use Node built-ins: a pure pad.)
+  await writeFile(join(dir, 'node_modules', 'tiny-pad', 'index.js'), PURE_PAD);
   const cjs = await compilePlugin(dir, manifest, { cacheDir, format: 'cjs' });
   assert.notEqual(cjs.hash, first.hash);
   assert.ok(cjs.file.endsWith('.cjs'));
@@ -140,8 +144,11 @@ test('unchanged inputs come from the cache without a rebuild; an edit makes a ne
   assert.deepEqual((await readdir(cacheDir)).filter((f) => /\.(mjs|cjs)$/.test(f)).sort(), [cjs.file, first.file].map((f) => f.slice(cacheDir.length + 1)).sort());
 });
 
-test("'cjs' bundles everything but @postern/sdk, which the sandbox provides through require", async (t) => {
+test("'cjs' bundles everything but @postern/sdk, which the sandbox provides through require; Node built-ins fail the build", async (t) => {
   const { dir, manifest, cacheDir } = await writePlugin(t);
+  // A sandboxed plugin gets no Node built-ins: a bundle that needs one fails at load, naming it.
+  await rejectsWithCompileError(compilePlugin(dir, manifest, { cacheDir, format: 'cjs' }), 'Could not resolve "node:os"');
+  await writeFile(join(dir, 'node_modules', 'tiny-pad', 'index.js'), PURE_PAD);
   const { file } = await compilePlugin(dir, manifest, { cacheDir, format: 'cjs' });
   const code = await readFile(file, 'utf8');
   assert.match(code, /require\("@postern\/sdk"\)/);
@@ -157,7 +164,7 @@ test("'cjs' bundles everything but @postern/sdk, which the sandbox provides thro
   };
   const module = { exports: {} as Record<string, unknown> };
   new Function('module', 'exports', 'require', code)(module, module.exports, fakeRequire);
-  assert.deepEqual(required.sort(), ['@postern/sdk', 'node:os']);
+  assert.deepEqual(required.sort(), ['@postern/sdk']);
   const def = module.exports.default as PluginDefinition<{ word: string; domains: string[] }>;
   const h = await createHarness(def, { options: { word: 'no' } });
   assert.equal((await h.run('mailFrom', h.session(), h.transaction({ mailFrom: 'x@spam.test' })))?.message, ' NO! ');

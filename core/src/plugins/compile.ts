@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { SANDBOX_BUILD_OPTIONS } from './sandbox/sandbox-source.js';
 import type { Loader, Message, Plugin } from 'esbuild';
 import type { PluginManifest } from '@postern/sdk';
 import { ErrorCode, PosternError, isPosternError } from '../errors.js';
@@ -246,9 +247,9 @@ async function build(dir: string, entry: string, name: string, options: CompileO
       entryPoints: [entry],
       absWorkingDir: dir,
       bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: options.format,
+      // The sandbox's build: CommonJS, no Node built-ins (a bundle needing one fails here, at load,
+      // not at its first call), async lowered so no sandbox code runs outside a timed call.
+      ...(options.format === 'cjs' ? { ...SANDBOX_BUILD_OPTIONS, mainFields: ['module', 'main'] } : { platform: 'node' as const, target: 'node20', format: 'esm' as const }),
       write: false,
       metafile: true,
       logLevel: 'silent',
