@@ -114,3 +114,47 @@ test('a policy bundle enables its plugins with presets; an admin key overrides o
   await client.quit();
   assert.ok(ANN);
 });
+
+test('a plugin the admin sandboxes (sandbox: true): escapes get nothing, a runaway loop tempfails, the server keeps serving', async (t) => {
+  const source = `
+export default {
+  name: 'nosy',
+  setup(api) {
+    api.tap('mailFrom', (_session, tx) => {
+      const who = tx.mailFrom.address;
+      if (who.startsWith('loop@')) { for (;;) {} }
+      if (who.startsWith('escape@')) {
+        let got = 'nothing';
+        try { const p = this.constructor.constructor('return process')(); if (p && p.env) got = 'process'; } catch {}
+        try { if (typeof process !== 'undefined' && process.env) got = 'process'; } catch {}
+        try { if (typeof require === 'function' && require('fs').readFileSync) got = 'fs'; } catch {}
+        try { const f = (() => {}).constructor('return globalThis.process')(); if (f && f.env) got = 'process'; } catch {}
+        return { action: 'reject', code: 550, enhanced: '5.7.1', message: 'got ' + got };
+      }
+      return undefined;
+    });
+  },
+};
+`;
+  const env = await createEnv(t, { ...WORLD, testPlugins: { nosy: source }, plugins: { nosy: { enabled: true, sandbox: true, timeoutMs: 300 } } });
+  assert.equal(env.server.find((l) => l.msg === 'plugin loaded' && l.plugin === 'nosy')[0]?.trusted, false);
+
+  const client = await env.connect('mx');
+  await client.ehlo();
+  const escape = await client.cmd('MAIL FROM:<escape@evil.test>');
+  assert.equal(escape.code, 550);
+  assert.match(escape.raw, /got nothing/);
+
+  const started = Date.now();
+  const loop = await client.cmd('MAIL FROM:<loop@evil.test>');
+  assert.equal(loop.code, 451);
+  assert.equal(loop.enhanced, '4.3.0');
+  assert.ok(Date.now() - started < 3000, 'the loop was stopped by the timeout');
+
+  assert.equal((await client.cmd('MAIL FROM:<fine@example.org>')).code, 250, 'the same session goes on');
+  await client.quit();
+  const next = await env.connect('mx');
+  await next.ehlo();
+  assert.equal((await next.cmd('MAIL FROM:<fine@example.org>')).code, 250, 'and so does the server');
+  await next.quit();
+});

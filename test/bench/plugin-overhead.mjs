@@ -140,3 +140,78 @@ for (const count of [1, 20]) {
   rmSync(r.dir, { recursive: true, force: true });
   console.log(`  heap over ${RELOADS} reloads of 20 plugins: ${before.toFixed(1)} MB -> ${after.toFixed(1)} MB (${(after - before).toFixed(2)} MB)${globalThis.gc ? '' : ' (run with --expose-gc for a stable figure)'}`);
 }
+
+// ---- the same through a running server: Postfix's smtp-source against Postern with N taps
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { existsSync, openSync } from 'node:fs';
+
+const SMTP_MESSAGES = Number(process.env.BENCH_SMTP_MESSAGES ?? 2000);
+const CLI = path.join(ROOT, 'core', 'dist', 'cli', 'main.js');
+const smtpSource = ['/usr/sbin/smtp-source', '/usr/bin/smtp-source'].find((p) => existsSync(p));
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function waitPort(port, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => c.once('data', (d) => { c.destroy(); resolve(String(d).startsWith('220')); }));
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} not ready`);
+}
+
+function source(port, n) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(smtpSource, ['-s', '20', '-m', String(n), '-l', '10240', '-d', '-f', 'a@bench.test', '-t', 'user@bench.test', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`smtp-source exited ${r.status}`);
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+async function smtpRow(label, taps, sandbox) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'postern-taps-bench-'));
+  const pdir = path.join(dir, 'p', 'taps');
+  mkdirSync(pdir, { recursive: true });
+  writeFileSync(path.join(pdir, 'package.json'), JSON.stringify({ name: 'taps', version: '1.0.0', type: 'module', main: 'index.js', postern: { name: 'taps', engine: '*', hooks: HOOKS, options: { type: 'object' } } }));
+  writeFileSync(path.join(pdir, 'index.js'), `const HOOKS = ${JSON.stringify(HOOKS)};
+export default { name: 'taps', setup(api) { for (let i = 0; i < api.options.count; i++) api.tap(HOOKS[i % HOOKS.length], () => undefined); } };\n`);
+  const port = await freePort();
+  const config = path.join(dir, 'postern.yaml');
+  writeFileSync(config, `hostname: bench.test\ndataDir: ./data\nlog: { level: warn }\nsmtp:\n  limits: { connectionsPerIp: 0, maxConnections: 0 }\n  listeners: [{ name: mx, host: 127.0.0.1, port: ${port}, tls: none, auth: none, earlyTalkerDelayMs: 0 }]\nplugins:\n  paths: [./p]\n  taps: { enabled: ${taps > 0}, count: ${taps}, sandbox: ${sandbox} }\n`);
+  for (const args of [['domain', 'add', 'bench.test'], ['user', 'add', 'user@bench.test', '--password', 'bench-secret-1']]) {
+    const r = spawnSync(process.execPath, [CLI, ...args, '--config', config], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+  }
+  const server = spawn(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', openSync(path.join(dir, 'server.log'), 'w'), 'inherit'] });
+  try {
+    await waitPort(port);
+    source(port, 500); // warm-up
+    return [label, source(port, SMTP_MESSAGES)];
+  } finally {
+    server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (!smtpSource) {
+  console.log('  (smtp-source not found: install postfix for the through-the-server rows)');
+} else {
+  console.log(`\nThrough the server: smtp-source, ${SMTP_MESSAGES} messages of 10 KB, 20 persistent sessions, delivered to Maildir`);
+  const smtpRows = [];
+  for (const [label, taps, sandbox] of [['no taps', 0, false], ['10 trusted taps', 10, false], ['50 trusted taps', 50, false], ['10 sandboxed taps', 10, true]]) {
+    smtpRows.push(await smtpRow(label, taps, sandbox));
+  }
+  const smtpBase = smtpRows[0][1];
+  for (const [label, r] of smtpRows) console.log(`  ${label.padEnd(20)} ${r.toFixed(0).padStart(8)} msg/s   ${(100 * (1 - r / smtpBase)).toFixed(1).padStart(5)}% below no taps`);
+  console.log(`  target: 50 trusted taps cost < 10% of throughput (here ${(100 * (1 - smtpRows[2][1] / smtpBase)).toFixed(1)}%)`);
+}

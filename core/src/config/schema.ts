@@ -46,6 +46,8 @@ const pluginSection = {
     enabled: { type: 'boolean' },
     failOpen: { type: 'boolean' },
     timeoutMs: { type: 'integer', minimum: 1 },
+    // Force the sandbox on (or off) regardless of where the plugin comes from.
+    sandbox: { type: 'boolean' },
     // What a sandboxed plugin may use, on top of asking for it in its manifest.
     grants: {
       type: 'object',

@@ -82,6 +82,8 @@ export interface PluginConfig {
   failOpen?: boolean;
   /** Default timeout for this plugin's taps, ms. */
   timeoutMs?: number;
+  /** Run sandboxed (true) or in-process (false), whatever the source; default: by source and plugins.trusted. */
+  sandbox?: boolean;
   /** Capabilities granted to the plugin when it runs sandboxed (intersected with its manifest's permissions). */
   grants?: { dns?: boolean; kv?: boolean; log?: boolean; net?: string[] };
   [option: string]: unknown;

@@ -20,7 +20,8 @@ export interface PlannedPlugin {
  * key by key (`enabled: false` there leaves that plugin out). Each plugin loads once.
  *
  * Trust: first-party plugins and those in `plugins.paths` run in-process; npm plugins and bundled
- * ones run sandboxed unless `plugins.trusted` names the plugin, its package, or its bundle.
+ * ones run sandboxed unless `plugins.trusted` names the plugin, its package, or its bundle. A
+ * section's `sandbox: true|false` overrides both (an admin may sandbox a local plugin too).
  * Throws the PosternError of an enabled plugin that cannot be found or whose manifest is broken.
  */
 export function planPlugins(discovery: Discovery, config: PosternConfig): PlannedPlugin[] {
@@ -50,7 +51,8 @@ export function planPlugins(discovery: Discovery, config: PosternConfig): Planne
         if (admin?.enabled === false || seen.has(member.name)) continue;
         seen.add(member.name);
         const merged = mergeBundleOptions(member.options, admin) as PluginConfig;
-        plan.push({ plugin: member.plugin, section: { ...merged, enabled: true }, trusted: trusted(member.plugin, bundle), bundle: bundle.name });
+        const section = { ...merged, enabled: true };
+        plan.push({ plugin: member.plugin, section, trusted: section.sandbox === undefined ? trusted(member.plugin, bundle) : !section.sandbox, bundle: bundle.name });
       }
       continue;
     }
@@ -58,7 +60,7 @@ export function planPlugins(discovery: Discovery, config: PosternConfig): Planne
     if (bundled.has(name) || seen.has(name)) continue;
     seen.add(name);
     const plugin = findPlugin(discovery, name);
-    plan.push({ plugin, section, trusted: trusted(plugin) });
+    plan.push({ plugin, section, trusted: section.sandbox === undefined ? trusted(plugin) : !section.sandbox });
   }
   return plan;
 }

@@ -20,7 +20,7 @@ import { ErrorCode, PosternError } from '../errors.js';
 import { POSTERN_VERSION } from '../version.js';
 
 /** Keys of a plugin's config section that configure the host's handling of it; the plugin never sees them. */
-export const HOST_OPTION_KEYS: ReadonlySet<string> = new Set(['enabled', 'failOpen', 'timeoutMs', 'grants']);
+export const HOST_OPTION_KEYS: ReadonlySet<string> = new Set(['enabled', 'failOpen', 'timeoutMs', 'grants', 'sandbox']);
 
 /** What a plugin without an `options` schema accepts: nothing, so a stray key is reported, not ignored. */
 const NO_OPTIONS: JsonSchema = Object.freeze({ type: 'object', additionalProperties: false });
