@@ -72,6 +72,12 @@ export const ErrorCode = Object.freeze({
   PLUGIN_RELOAD_FAILED: 'POSTERN_PLUGIN_RELOAD_FAILED',
   /** The CLI needs the running server (pid file in dataDir) and found none. */
   SERVER_NOT_RUNNING: 'POSTERN_SERVER_NOT_RUNNING',
+  /** admin.enabled is set but no token (admin.token or $POSTERN_ADMIN_TOKEN, 16+ characters) is. */
+  ADMIN_TOKEN_MISSING: 'POSTERN_ADMIN_TOKEN_MISSING',
+  /** An admin API request without the right bearer token. */
+  ADMIN_UNAUTHORIZED: 'POSTERN_ADMIN_UNAUTHORIZED',
+  /** An admin API request for an endpoint that does not exist. */
+  ADMIN_NOT_FOUND: 'POSTERN_ADMIN_NOT_FOUND',
   /** A CLI command was called with wrong arguments. */
   USAGE: 'POSTERN_USAGE',
   /** `postern init` found an existing postern.yaml; pass --force to overwrite it. */

@@ -10,6 +10,7 @@ import { SqliteDirectory } from './directory/sqlite-directory.js';
 import { createLogger } from './logging.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PluginHost, type GenerationBuilder, type ReloadResult } from './plugins/plugin-host.js';
+import { startAdmin, type RunningAdmin } from './admin/admin-server.js';
 import { loadPlugins } from './plugins/plugin-loader.js';
 import { ReloadWatcher } from './plugins/reload-watcher.js';
 import { loadConfig } from './config/load-config.js';
@@ -106,6 +107,18 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
     db.close();
     throw err;
   }
+  let admin: RunningAdmin | undefined;
+  if (config.admin.enabled) {
+    try {
+      admin = await startAdmin({ config, log, plugins, reload: () => server.reload() });
+    } catch (err) {
+      await Promise.all(listeners.map((l) => l.close()));
+      await deliveries.close();
+      await plugins.close();
+      db.close();
+      throw err;
+    }
+  }
   log.info({ listeners: listeners.map((l) => `${l.name}@${l.address.address}:${l.address.port}`), plugins: plugins.current().plugins.map((p) => p.name) }, 'postern started');
   const { pid: pidFile, pluginStatus: statusFile } = runtimeFiles(config.dataDir);
   const writeStatus = () => writeFileSync(statusFile, `${JSON.stringify(plugins.status(), null, 2)}\n`);
@@ -143,6 +156,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
       (closing ??= (async () => {
         log.info('postern stopping');
         watcher.close();
+        await admin?.close();
         await Promise.all(listeners.map((l) => l.close()));
         await deliveries.close();
         await spool.close();

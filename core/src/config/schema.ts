@@ -161,6 +161,18 @@ export function configSchema(): SchemaObject {
           retryIntervalSec: { type: 'integer', minimum: 1, default: 300 },
         },
       },
+      admin: {
+        type: 'object',
+        default: {},
+        additionalProperties: false,
+        properties: {
+          enabled: { type: 'boolean', default: false },
+          host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+          port: { type: 'integer', minimum: 1, maximum: 65535, default: 8025 },
+          // Empty: taken from the environment variable POSTERN_ADMIN_TOKEN at start.
+          token: { type: 'string', default: '' },
+        },
+      },
       plugins: {
         type: 'object',
         default: {},

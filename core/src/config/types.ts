@@ -71,6 +71,14 @@ export interface PosternConfig {
     /** Seconds between retries of deferred local deliveries. */
     retryIntervalSec: number;
   };
+  /** The admin HTTP API (fastify): off unless enabled; every request needs the bearer token. */
+  admin: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** The bearer token; empty = $POSTERN_ADMIN_TOKEN. The API refuses to start without one. */
+    token: string;
+  };
   plugins: PluginsConfig;
   /** The absolute path of the file this came from (set by the loader). */
   configPath: string;

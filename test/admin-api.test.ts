@@ -1,0 +1,72 @@
+/**
+ * The admin HTTP API, driven with curl: plugin status and reload, bearer-token auth, JSON errors
+ * with stable codes.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { createEnv, freePorts, WORLD } from './support/index.js';
+
+const run = promisify(execFile);
+const TOKEN = 'test-admin-token-0123456789';
+
+async function curl(url: string, options: { method?: string; token?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-X', options.method ?? 'GET'];
+  if (options.token) args.push('-H', `Authorization: Bearer ${options.token}`);
+  const { stdout } = await run('curl', [...args, url]);
+  const cut = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(cut + 1)), body: JSON.parse(stdout.slice(0, cut) || '{}') as Record<string, unknown> };
+}
+
+const plugin = `export default { name: 'block-domain', defaults: { domain: 'a.test' },
+  validate(o) { return typeof o.domain === 'string' ? [] : ['domain: must be a string']; },
+  setup(api) { api.tap('mailFrom', (_s, tx) => tx.mailFrom.domain === api.options.domain ? { action: 'reject' } : undefined); } };`;
+
+test('admin API: status and reload with the token; 401 without; a failed reload is 409 with its code', async (t) => {
+  const [port] = await freePorts(1);
+  const env = await createEnv(t, {
+    ...WORLD,
+    testPlugins: { 'block-domain': plugin },
+    plugins: { 'block-domain': { enabled: true, domain: 'a.test' } },
+    extra: { admin: { enabled: true, host: '127.0.0.1', port, token: TOKEN } },
+  });
+  const base = `http://127.0.0.1:${port}`;
+
+  const denied = await curl(`${base}/api/plugins`);
+  assert.equal(denied.status, 401);
+  assert.equal(denied.body.code, 'POSTERN_ADMIN_UNAUTHORIZED');
+  assert.equal((await curl(`${base}/api/plugins`, { token: 'wrong-token-wrong-token' })).status, 401);
+
+  const status = await curl(`${base}/api/plugins`, { token: TOKEN });
+  assert.equal(status.status, 200);
+  assert.equal(status.body.generation, 1);
+  assert.deepEqual((status.body.plugins as Array<{ name: string }>).map((p) => p.name), ['block-domain']);
+
+  const reloaded = await curl(`${base}/api/plugins/reload`, { method: 'POST', token: TOKEN });
+  assert.equal(reloaded.status, 200, JSON.stringify(reloaded.body));
+  assert.ok((reloaded.body.generation as number) > 1);
+
+  const config = parse(await readFile(env.configPath, 'utf8')) as { plugins: Record<string, Record<string, unknown>> };
+  config.plugins['block-domain']!.domain = 42;
+  await writeFile(env.configPath, stringify(config));
+  const failed = await curl(`${base}/api/plugins/reload`, { method: 'POST', token: TOKEN });
+  assert.equal(failed.status, 409);
+  assert.equal(failed.body.code, 'POSTERN_PLUGIN_RELOAD_FAILED');
+  assert.equal(failed.body.cause, 'POSTERN_PLUGIN_OPTIONS_INVALID');
+
+  const missing = await curl(`${base}/api/nope`, { token: TOKEN });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.code, 'POSTERN_ADMIN_NOT_FOUND');
+});
+
+test('admin API: enabled without a token, the server refuses to start with a clear error', async (t) => {
+  const [port] = await freePorts(1);
+  const env = await createEnv(t, { ...WORLD, extra: { admin: { enabled: true, host: '127.0.0.1', port } }, start: false });
+  const { postern } = await import('./support/index.js');
+  const result = await postern(['start'], { config: env.configPath });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /POSTERN_ADMIN_TOKEN_MISSING/);
+});
