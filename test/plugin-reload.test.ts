@@ -69,7 +69,7 @@ test('reload: a session in flight finishes under the old generation, new session
   assert.equal(env.server.find((l) => l.msg === 'plugin generation retired').length >= 1, true, 'the old generation was shut down once its last session ended');
 });
 
-test('reload: invalid options or a broken plugin file leave the serving generation in place and report the error', async (t) => {
+test('reload: invalid options, a syntax error or an engine mismatch leave the serving generation in place and report the error', async (t) => {
   const env = await createEnv(t, { ...WORLD, testPlugins: { 'block-domain': blockDomain('v1') }, plugins: { 'block-domain': { enabled: true, domain: 'a.test' } } });
 
   await setPluginOptions(env, { domain: 42 });
@@ -87,6 +87,16 @@ test('reload: invalid options or a broken plugin file leave the serving generati
   assert.equal(broken.code, 1);
   assert.match(broken.stderr, /POSTERN_PLUGIN_COMPILE_FAILED/);
   assert.match(broken.stderr, /index\.js:1:\d+: /, 'the compile error names file:line:column');
+
+  // A plugin that now asks for another Postern version.
+  await writeFile(join(env.dir, 'test-plugins', 'block-domain', 'index.js'), blockDomain('v1'));
+  const pkgFile = join(env.dir, 'test-plugins', 'block-domain', 'package.json');
+  const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { postern: { engine: string } };
+  pkg.postern.engine = '^9.0.0';
+  await writeFile(pkgFile, JSON.stringify(pkg));
+  const engine = await reload(env);
+  assert.equal(engine.code, 1);
+  assert.match(engine.stderr, /POSTERN_PLUGIN_ENGINE_MISMATCH/);
 
   const client = await env.connect('mx');
   await client.ehlo();
