@@ -84,7 +84,7 @@ for (const [label, r] of rows) console.log(`  ${label.padEnd(20)} ${r.toFixed(0)
 const perSandboxedCall = (1e6 / sandboxed - 1e6 / base) / 10;
 const perTrustedCall = (1e6 / rows[2][1] - 1e6 / base) / 50;
 console.log(`  per tap call: trusted ${perTrustedCall.toFixed(2)} µs, sandboxed ${perSandboxedCall.toFixed(1)} µs (target < 150 µs)`);
-console.log(`  50 trusted taps cost ${(100 * (1 - rows[2][1] / base)).toFixed(1)}% of throughput (target < 10%)`);
+console.log(`  (the "% below" above compares with a pipeline that does nothing; what taps cost a real message is below)`);
 
 // ---- reload: real plugin folders, real loader, real PluginHost
 async function reloadBench(count) {
@@ -206,12 +206,20 @@ export default { name: 'taps', setup(api) { for (let i = 0; i < api.options.coun
 if (!smtpSource) {
   console.log('  (smtp-source not found: install postfix for the through-the-server rows)');
 } else {
-  console.log(`\nThrough the server: smtp-source, ${SMTP_MESSAGES} messages of 10 KB, 20 persistent sessions, delivered to Maildir`);
-  const smtpRows = [];
-  for (const [label, taps, sandbox] of [['no taps', 0, false], ['10 trusted taps', 10, false], ['50 trusted taps', 50, false], ['10 sandboxed taps', 10, true]]) {
-    smtpRows.push(await smtpRow(label, taps, sandbox));
+  console.log(`\nThrough the server: smtp-source, ${SMTP_MESSAGES} messages of 10 KB, 20 persistent sessions, delivered to Maildir (median of ${process.env.BENCH_ROUNDS ?? 3} interleaved runs)`);
+  // Rounds interleave the variants, and each row is the median of its rounds: on a noisy machine
+  // a slow minute then hits every variant alike instead of one.
+  const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+  const variants = [['no taps', 0, false], ['10 trusted taps', 10, false], ['50 trusted taps', 50, false], ['10 sandboxed taps', 10, true]];
+  const samples = variants.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, [label, taps, sandbox]] of variants.entries()) samples[i].push((await smtpRow(label, taps, sandbox))[1]);
   }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const smtpRows = variants.map(([label], i) => [label, median(samples[i]), samples[i]]);
   const smtpBase = smtpRows[0][1];
-  for (const [label, r] of smtpRows) console.log(`  ${label.padEnd(20)} ${r.toFixed(0).padStart(8)} msg/s   ${(100 * (1 - r / smtpBase)).toFixed(1).padStart(5)}% below no taps`);
+  for (const [label, r, all] of smtpRows) {
+    console.log(`  ${label.padEnd(20)} ${r.toFixed(0).padStart(8)} msg/s   ${(100 * (1 - r / smtpBase)).toFixed(1).padStart(5)}% below no taps   (runs: ${all.map((x) => x.toFixed(0)).join(', ')})`);
+  }
   console.log(`  target: 50 trusted taps cost < 10% of throughput (here ${(100 * (1 - smtpRows[2][1] / smtpBase)).toFixed(1)}%)`);
 }

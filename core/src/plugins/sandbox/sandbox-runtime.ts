@@ -322,6 +322,7 @@ export const RUNTIME_SOURCE = String.raw`(function posternSandboxRuntime(host, c
   }
 
   function txView(data, message, effects) {
+    let messageBuffer;
     const headers = data.addedHeaders;
     for (let i = 0; i < headers.length; i++) freeze(headers[i]);
     const view = {
@@ -329,7 +330,13 @@ export const RUNTIME_SOURCE = String.raw`(function posternSandboxRuntime(host, c
       mailFrom: deepFreeze(data.mailFrom),
       recipients: deepFreeze(data.recipients),
       results: resultsView('t', data.results, effects),
-      message: message === undefined ? undefined : apply(bufferFrom, BufferCtor, [message, 'latin1']),
+      // Built on first read only: making a Buffer inside the sandbox costs milliseconds for a
+      // 10 KB message (vm2's bridge), and most data taps never read the body.
+      get message() {
+        if (message === undefined) return undefined;
+        if (messageBuffer === undefined) messageBuffer = apply(bufferFrom, BufferCtor, [message, 'latin1']);
+        return messageBuffer;
+      },
       addHeader(name, value) {
         if (typeof name !== 'string' || typeof value !== 'string') throw new TypeErrorCtor('tx.addHeader(name, value): both must be strings');
         headers[headers.length] = freeze([name, value]);
