@@ -185,9 +185,10 @@ test('quota: a message accepted without a declared SIZE that does not fit is def
   assert.equal(deferred.enhanced, '4.2.2');
   assert.equal((await env.mailbox(ANN)).length, 1);
 
-  // The owner gets more room; the next retry delivers the message, once.
-  await posternOk(['user', 'set', ANN, '--quota', '1M'], { config: env.configPath });
+  // The owner gets more room; the next retry delivers the message, once. (Mark the log first: the
+  // retry may land between the CLI's commit and its exit.)
   const since = env.server.logs.length;
+  await posternOk(['user', 'set', ANN, '--quota', '1M'], { config: env.configPath });
   const retried = await env.server.waitForLog((l) => l.msg === 'delivery' && l.queueId === second.queueId && l.status === 'delivered', 10_000, since, 'the retry to deliver');
   assert.ok(Number(retried.attempt) >= 2, 'delivered by a retry');
   const box = await env.mailbox(ANN);

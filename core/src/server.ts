@@ -98,26 +98,16 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   };
   const tls = loadTls(config);
   const listeners: RunningListener[] = [];
+  let admin: RunningAdmin | undefined;
   try {
     for (const listener of config.smtp.listeners) listeners.push(await startSmtpListener(ctx, listener, tls));
+    if (config.admin.enabled) admin = await startAdmin({ config, log, plugins, reload: () => server.reload() });
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await deliveries.close();
     await plugins.close();
     db.close();
     throw err;
-  }
-  let admin: RunningAdmin | undefined;
-  if (config.admin.enabled) {
-    try {
-      admin = await startAdmin({ config, log, plugins, reload: () => server.reload() });
-    } catch (err) {
-      await Promise.all(listeners.map((l) => l.close()));
-      await deliveries.close();
-      await plugins.close();
-      db.close();
-      throw err;
-    }
   }
   log.info({ listeners: listeners.map((l) => `${l.name}@${l.address.address}:${l.address.port}`), plugins: plugins.current().plugins.map((p) => p.name) }, 'postern started');
   const { pid: pidFile, pluginStatus: statusFile } = runtimeFiles(config.dataDir);

@@ -6,6 +6,7 @@
  * `x-message` on a schema is the error text shown when its `pattern` or `format` fails, so the
  * admin reads "must be a CIDR range" rather than a regular expression.
  */
+import { MANIFEST_SCHEMA } from '@postern/sdk';
 import { hostname } from 'node:os';
 import type { SchemaObject } from 'ajv';
 
@@ -38,6 +39,8 @@ const listener = {
   },
 };
 
+const MANIFEST_SCHEMA_PERMISSIONS = (MANIFEST_SCHEMA.properties as Record<string, object>).permissions;
+
 /** A plugin's section: the keys the host reads; every other key is the plugin's own option. */
 const pluginSection = {
   type: 'object',
@@ -48,17 +51,9 @@ const pluginSection = {
     timeoutMs: { type: 'integer', minimum: 1 },
     // Force the sandbox on (or off) regardless of where the plugin comes from.
     sandbox: { type: 'boolean' },
-    // What a sandboxed plugin may use, on top of asking for it in its manifest.
-    grants: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        dns: { type: 'boolean' },
-        kv: { type: 'boolean' },
-        log: { type: 'boolean' },
-        net: { type: 'array', items: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$' } },
-      },
-    },
+    // What a sandboxed plugin may use, on top of asking for it in its manifest: the same shape
+    // as the manifest's `permissions`, so one schema serves both.
+    grants: MANIFEST_SCHEMA_PERMISSIONS,
   },
 };
 
