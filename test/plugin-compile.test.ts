@@ -1,5 +1,5 @@
 /**
- * TypeScript plugins built at load (core/src/plugins/compile.ts): a .ts plugin importing
+ * TypeScript plugins built at load (core/src/plugin-host/compile.ts): a .ts plugin importing
  * @postern/sdk, a local module and an npm dependency is bundled into the cache and works when
  * imported from there; an unchanged plugin comes from the cache; an edit makes a new file; compile
  * errors name file:line:column.
@@ -13,8 +13,8 @@ import * as sdk from '@postern/sdk';
 import type { PluginDefinition, PluginManifest } from '@postern/sdk';
 import { createHarness } from '@postern/sdk/testing';
 import { ErrorCode, isPosternError } from '../core/src/errors.js';
-import { compilePlugin, pruneCompileCache } from '../core/src/plugins/compile.js';
-import { readManifest } from '../core/src/plugins/manifest.js';
+import { compilePlugin, pruneCompileCache } from '../core/src/plugin-host/compile.js';
+import { readManifest } from '../core/src/plugin-host/manifest.js';
 import { tempDir, type Cleanup } from './support/tmp.js';
 
 const REPO = new URL('..', import.meta.url).pathname;

@@ -1,5 +1,5 @@
 /**
- * Plugin discovery (core/src/plugins/discover.ts) over temp folders: first-party plugins, config
+ * Plugin discovery (core/src/plugin-host/discover.ts) over temp folders: first-party plugins, config
  * paths, real npm packages (made with `npm pack` and installed from the tarball into a temp
  * project), policy bundles, precedence between sources, and bundle presets under admin overrides.
  */
@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ErrorCode, isPosternError } from '../core/src/errors.js';
-import { discoverPlugins, findPlugin, type Discovery, type DiscoverOptions } from '../core/src/plugins/discover.js';
-import { validatePluginOptions } from '../core/src/plugins/manifest.js';
-import { mergeBundleOptions } from '../core/src/plugins/merge-options.js';
+import { discoverPlugins, findPlugin, type Discovery, type DiscoverOptions } from '../core/src/plugin-host/discover.js';
+import { validatePluginOptions } from '../core/src/plugin-host/manifest.js';
+import { mergeBundleOptions } from '../core/src/plugin-host/merge-options.js';
 import { npmInstall } from './support/npm.js';
 import { tempDir } from './support/tmp.js';
 

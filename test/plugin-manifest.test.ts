@@ -1,5 +1,5 @@
 /**
- * Plugin manifests (core/src/plugins/manifest.ts): where they are read from, what is checked, how
+ * Plugin manifests (core/src/plugin-host/manifest.ts): where they are read from, what is checked, how
  * options are validated against the declared schema, and that the first-party plugins' manifests
  * agree with their code. Tests assert on error codes and on the key each message names.
  */
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PluginManifest } from '@postern/sdk';
 import { ErrorCode, isPosternError, type ErrorCodeValue } from '../core/src/errors.js';
-import { readManifest, resolvePluginOptions, validatePluginOptions } from '../core/src/plugins/manifest.js';
+import { readManifest, resolvePluginOptions, validatePluginOptions } from '../core/src/plugin-host/manifest.js';
 import { POSTERN_VERSION } from '../core/src/version.js';
 import accessPlugin from '../plugins/access/src/index.js';
 import rateLimitPlugin from '../plugins/rate-limit/src/index.js';

@@ -1,5 +1,5 @@
 /**
- * Untrusted plugins in the vm2 sandbox (core/src/plugins/sandbox): a well-behaved one decides by
+ * Untrusted plugins in the vm2 sandbox (core/src/plugin-host/sandbox): a well-behaved one decides by
  * its rule through the real Pipeline; escape attempts get nothing; a runaway loop (before or after
  * an await) is stopped and the next call works; capabilities exist only when granted, and the
  * net grant lets through exactly the listed host:port. Plugin sources are the CommonJS a bundler
@@ -14,7 +14,7 @@ import * as sdk from '@postern/sdk';
 import { MapResults, type PluginApi, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 import { ErrorCode, isPosternError } from '../core/src/errors.js';
 import { Pipeline, type TapOwner } from '../core/src/pipeline/pipeline.js';
-import { applyEffects } from '../core/src/plugins/sandbox/hook-snapshot.js';
+import { applyEffects } from '../core/src/plugin-host/sandbox/hook-snapshot.js';
 import {
   effectiveGrants,
   loadSandboxedPlugin,
@@ -24,7 +24,7 @@ import {
   type SandboxedPlugin,
   type SandboxGrants,
   type SandboxOptions,
-} from '../core/src/plugins/sandbox/index.js';
+} from '../core/src/plugin-host/sandbox/index.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -168,7 +168,7 @@ describe('a well-behaved sandboxed plugin', () => {
     function setTimeoutLike(fn) { Promise.resolve().then(() => fn('later')); }`;
     // The same compiled code, run natively in the host, is the reference.
     const { transformSync } = await import('esbuild');
-    const { SANDBOX_BUILD_OPTIONS } = await import('../core/src/plugins/sandbox/index.js');
+    const { SANDBOX_BUILD_OPTIONS } = await import('../core/src/plugin-host/sandbox/index.js');
     const compiled = transformSync(`${scenario}\nmodule.exports = scenario;`, { ...SANDBOX_BUILD_OPTIONS, supported: { ...SANDBOX_BUILD_OPTIONS.supported }, loader: 'js' }).code;
     const module = { exports: undefined as unknown as () => Promise<string> };
     new Function('module', 'exports', compiled)(module, {});

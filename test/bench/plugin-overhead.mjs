@@ -22,10 +22,10 @@ import pino from 'pino';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => pathToFileURL(path.join(ROOT, 'core', 'dist', p)).href;
 const { Pipeline } = await import(dist('pipeline/pipeline.js'));
-const { PluginHost } = await import(dist('plugins/plugin-host.js'));
-const { loadPlugins } = await import(dist('plugins/plugin-loader.js'));
+const { PluginHost } = await import(dist('plugin-host/plugin-host.js'));
+const { loadPlugins } = await import(dist('plugin-host/plugin-loader.js'));
 const { parseConfig } = await import(dist('config/load-config.js'));
-const { loadSandboxedPlugin } = await import(dist('plugins/sandbox/index.js'));
+const { loadSandboxedPlugin } = await import(dist('plugin-host/sandbox/index.js'));
 const { MapResults, Stage } = await import('@postern/sdk');
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20000);

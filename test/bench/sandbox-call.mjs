@@ -24,8 +24,8 @@ import pino from 'pino';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => pathToFileURL(path.join(ROOT, 'core', 'dist', p)).href;
 const { Pipeline } = await import(dist('pipeline/pipeline.js'));
-const { loadSandboxedPlugin } = await import(dist('plugins/sandbox/index.js'));
-const { runWithTimeout } = await import(dist('plugins/sandbox/run-with-timeout.js'));
+const { loadSandboxedPlugin } = await import(dist('plugin-host/sandbox/index.js'));
+const { runWithTimeout } = await import(dist('plugin-host/sandbox/run-with-timeout.js'));
 const { MapResults, reject, definePlugin } = await import('@postern/sdk');
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20000);

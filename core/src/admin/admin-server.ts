@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PosternConfig } from '../config/types.js';
 import { ErrorCode, PosternError } from '../errors.js';
-import type { PluginHost, ReloadResult } from '../plugins/plugin-host.js';
+import type { PluginHost, ReloadResult } from '../plugin-host/plugin-host.js';
 
 export interface AdminDeps {
   config: PosternConfig;

@@ -1,7 +1,7 @@
 import type { DeliveryRecipient } from '@postern/sdk';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { PluginHost } from '../plugins/plugin-host.js';
+import type { PluginHost } from '../plugin-host/plugin-host.js';
 import type { Spool, SpoolEnvelope } from '../spool/spool.js';
 import { MessageDelivery } from './message-delivery.js';
 

@@ -1,7 +1,7 @@
 import { MapResults, type EnvelopeAddress, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { Lease } from '../plugins/plugin-host.js';
+import type { Lease } from '../plugin-host/plugin-host.js';
 import type { SmtpListenerConfig } from '../config/types.js';
 
 /** A verdict as recorded for the transaction log line. */

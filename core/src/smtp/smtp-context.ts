@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PosternConfig } from '../config/types.js';
 import type { Directory } from '../directory/directory.js';
 import type { DeliveryRunner } from '../delivery/delivery-runner.js';
-import type { PluginHost } from '../plugins/plugin-host.js';
+import type { PluginHost } from '../plugin-host/plugin-host.js';
 import type { Spool } from '../spool/spool.js';
 import type { NetworkList } from '../util/network-list.js';
 
