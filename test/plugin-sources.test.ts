@@ -4,7 +4,7 @@
  * that enables two plugins with presets, one key overridden by the admin.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createEnv, WORLD } from './support/index.js';
@@ -157,4 +157,34 @@ export default {
   await next.ehlo();
   assert.equal((await next.cmd('MAIL FROM:<fine@example.org>')).code, 250, 'and so does the server');
   await next.quit();
+});
+
+test('a sandboxed plugin granted kv keeps its state in the server database, across a restart', async (t) => {
+  const counter = `export default { name: 'counter', setup(api) {
+    api.tap('mailFrom', async () => {
+      const n = (await api.kv.get('n')) ?? 0;
+      await api.kv.set('n', n + 1);
+      return { action: 'reject', code: 550, enhanced: '5.7.1', message: 'count ' + (n + 1) };
+    });
+  } };`;
+  const env = await createEnv(t, { ...WORLD, testPlugins: { counter }, plugins: { counter: { enabled: true, sandbox: true, grants: { kv: true } } }, start: false });
+  // The manifest asks for kv; the admin granted it above: the plugin gets the intersection.
+  const pkgFile = join(env.dir, 'test-plugins', 'counter', 'package.json');
+  const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { postern: Record<string, unknown> };
+  pkg.postern.permissions = { kv: true };
+  await writeFile(pkgFile, JSON.stringify(pkg));
+  await env.start();
+
+  const count = async () => {
+    const client = await env.connect('mx');
+    await client.ehlo();
+    const reply = await client.cmd('MAIL FROM:<x@example.org>');
+    await client.quit();
+    return /count (\d+)/.exec(reply.raw)?.[1];
+  };
+  assert.equal(await count(), '1');
+  assert.equal(await count(), '2');
+  await env.server.kill();
+  await env.start();
+  assert.equal(await count(), '3', 'the count survived the restart');
 });

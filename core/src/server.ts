@@ -13,6 +13,7 @@ import { PluginHost, type GenerationBuilder, type ReloadResult } from './plugin-
 import { startAdmin, type RunningAdmin } from './admin/admin-server.js';
 import { loadPlugins } from './plugin-host/plugin-loader.js';
 import { ReloadWatcher } from './plugin-host/reload-watcher.js';
+import { SqliteKvStore } from './plugin-host/sqlite-kv-store.js';
 import { loadConfig } from './config/load-config.js';
 import { runtimeFiles } from './runtime-files.js';
 import type { SmtpContext } from './smtp/smtp-context.js';
@@ -60,11 +61,12 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const dirSync = new DirSync();
   const mailboxes = new MailboxStore(config.dataDir, config.delivery.folders);
 
+  const kv = new SqliteKvStore(db);
   const build: GenerationBuilder = async (cfg) => {
     const pipeline = new Pipeline(log);
     registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
     try {
-      return { pipeline, plugins: await loadPlugins(pipeline, cfg, log) };
+      return { pipeline, plugins: await loadPlugins(pipeline, cfg, log, { kv }) };
     } catch (err) {
       await pipeline.shutdown();
       throw err;

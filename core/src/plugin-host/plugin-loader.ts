@@ -35,11 +35,16 @@ export function discover(config: PosternConfig): Promise<Discovery> {
   return discoverPlugins({ paths: config.plugins.paths, firstPartyDir: FIRST_PARTY_DIR, nodeModulesDirs: nodeModulesDirs(config) });
 }
 
-/**
- * A sandboxed plugin's kv namespace outlives a generation: a reload must not make a greylist
- * forget every triplet. In memory for now, one per plugin name for the life of the process.
- */
-const kvStores = new Map<string, KvStore>();
+export interface LoaderDeps {
+  /**
+   * Backing store of the sandbox's `kv` grant, namespaced by plugin name. It outlives generations
+   * (a reload must not make a greylist forget its triplets); the server passes its SQLite store.
+   * Default: one in-memory store for the process.
+   */
+  kv?: KvStore;
+}
+
+let processKv: KvStore | undefined;
 
 /**
  * Load every enabled plugin of the config into `pipeline`, in config order (bundles expand in
@@ -48,17 +53,18 @@ const kvStores = new Map<string, KvStore>();
  * The first failure throws a PosternError naming the plugin (and, for options, the key): a
  * generation is never half-loaded.
  */
-export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log: Logger): Promise<LoadedPlugin[]> {
+export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log: Logger, deps: LoaderDeps = {}): Promise<LoadedPlugin[]> {
+  const kv = deps.kv ?? (processKv ??= new MemoryKvStore());
   const discovery = await discover(config);
   for (const problem of discovery.problems) {
     log.warn({ plugin: problem.name, dir: problem.dir, code: problem.error.code, err: problem.error.message }, 'plugin found but unusable (matters only if enabled)');
   }
   const loaded: LoadedPlugin[] = [];
-  for (const planned of planPlugins(discovery, config)) loaded.push(await loadOne(pipeline, planned, config, log));
+  for (const planned of planPlugins(discovery, config)) loaded.push(await loadOne(pipeline, planned, config, log, kv));
   return loaded;
 }
 
-async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: PosternConfig, log: Logger): Promise<LoadedPlugin> {
+async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: PosternConfig, log: Logger, kv: KvStore): Promise<LoadedPlugin> {
   const { plugin, section, trusted } = planned;
   const name = plugin.name;
   const timeoutMs = section.timeoutMs ?? config.plugins.timeoutMs;
@@ -69,8 +75,6 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
   if (trusted) {
     def = await importDefinition(name, compiled.file);
   } else {
-    let kv = kvStores.get(name);
-    if (!kv) kvStores.set(name, (kv = new MemoryKvStore()));
     const grants = effectiveGrants(plugin.manifest.permissions, section.grants ?? {}, name);
     def = loadSandboxedPlugin(await readFile(compiled.file, 'utf8'), compiled.file, grants, {
       plugin: name,

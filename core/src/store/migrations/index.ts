@@ -5,5 +5,6 @@
  */
 import type { Migration } from '../migrate.js';
 import { directoryTables } from './001-directory.js';
+import { pluginKvTable } from './002-plugin-kv.js';
 
-export const MIGRATIONS: readonly Migration[] = [directoryTables];
+export const MIGRATIONS: readonly Migration[] = [directoryTables, pluginKvTable];
