@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readdirSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /** Editors write in several steps; wait this long after the last change before reloading. */
 const QUIET_MS = 250;
@@ -27,7 +27,9 @@ export class ReloadWatcher {
   }
 
   update(pluginDirs: readonly string[]): void {
-    const wanted = new Set(pluginDirs);
+    // One non-recursive watcher per source folder: Node's recursive mode on Linux walks (and
+    // watches) node_modules too, which can exhaust inotify watches on a real plugin folder.
+    const wanted = new Set(pluginDirs.flatMap((dir) => sourceFolders(dir)));
     for (const [dir, watcher] of this.#pluginWatchers) {
       if (!wanted.has(dir)) {
         watcher.close();
@@ -37,11 +39,7 @@ export class ReloadWatcher {
     for (const dir of wanted) {
       if (this.#pluginWatchers.has(dir)) continue;
       try {
-        const watcher = watch(dir, { recursive: true }, (_event, file) => {
-          // Build output and dependencies are not sources.
-          if (file && /(^|\/)(node_modules|dist|\.git)(\/|$)/.test(file)) return;
-          this.#kick();
-        });
+        const watcher = watch(dir, () => this.#kick());
         watcher.unref();
         this.#pluginWatchers.set(dir, watcher);
       } catch {
@@ -62,4 +60,19 @@ export class ReloadWatcher {
     for (const watcher of this.#pluginWatchers.values()) watcher.close();
     this.#pluginWatchers.clear();
   }
+}
+
+/** Folders that are not plugin sources: dependencies, build output, VCS. */
+const SKIP = new Set(['node_modules', 'dist', '.git']);
+
+/** A plugin folder and its sub-folders (to a sane depth), without dependencies or build output. */
+function sourceFolders(dir: string, depth = 0): string[] {
+  if (depth > 4) return [];
+  let entries: Array<{ name: string; isDirectory(): boolean }>;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return [dir, ...entries.filter((e) => e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')).flatMap((e) => sourceFolders(join(dir, e.name), depth + 1))];
 }
