@@ -4,7 +4,7 @@
  * an edited plugin file is loaded anew. No connection is dropped by a reload.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -116,6 +116,15 @@ test('reload: an edited plugin file is loaded anew', async (t) => {
   const refused = await client.cmd('MAIL FROM:<x@a.test>');
   assert.match(refused.raw, /blocked by v2/);
   await client.quit();
+  // The v1 build is pruned from the compile cache once v2 serves: edits do not pile up.
+  const cache = join(env.dataDir, 'plugin-cache');
+  let builds: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    builds = (await readdir(cache)).filter((f) => f.startsWith('block-domain-') && /\.(mjs|cjs)$/.test(f));
+    if (builds.length === 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(builds.length, 1, `one build left: ${builds.join(', ')}`);
 });
 
 test('plugin disable / enable edit the config (keeping its comments) and reload the running server', async (t) => {

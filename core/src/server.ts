@@ -11,7 +11,8 @@ import { createLogger } from './logging.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PluginHost, type GenerationBuilder, type ReloadResult } from './plugin-host/plugin-host.js';
 import { startAdmin, type RunningAdmin } from './admin/admin-server.js';
-import { loadPlugins } from './plugin-host/plugin-loader.js';
+import { pruneCompileCache } from './plugin-host/compile.js';
+import { compileCacheDir, loadPlugins } from './plugin-host/plugin-loader.js';
 import { ReloadWatcher } from './plugin-host/reload-watcher.js';
 import { SqliteKvStore } from './plugin-host/sqlite-kv-store.js';
 import { loadConfig } from './config/load-config.js';
@@ -118,12 +119,20 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const reload = () => void server.reload();
   const watcher = new ReloadWatcher(config.configPath, reload);
   const watchSources = () => watcher.update(plugins.current().plugins.filter((p) => p.source === 'first-party' || p.source === 'path').map((p) => p.dir));
+  // Builds of edited plugins would pile up in the cache: keep only what the current generation
+  // runs (an older generation still serving has its code loaded already, not read from the file).
+  const pruneBuilds = () =>
+    void pruneCompileCache(compileCacheDir(config), plugins.current().plugins.map((p) => p.build)).catch((err: unknown) =>
+      log.warn({ err }, 'cannot prune the plugin compile cache'),
+    );
   plugins.onChange = () => {
     writeStatus();
     watchSources();
+    pruneBuilds();
   };
   writeStatus();
   watchSources();
+  pruneBuilds();
   writeFileSync(pidFile, `${process.pid}\n`);
 
   let closing: Promise<void> | undefined;

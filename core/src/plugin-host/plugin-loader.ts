@@ -24,7 +24,12 @@ export interface LoadedPlugin {
   source: PluginSource;
   trusted: boolean;
   bundle?: string;
+  /** The build in the compile cache this generation runs. */
+  build: string;
 }
+
+/** The compile cache of a config (content-hashed builds). */
+export const compileCacheDir = (config: PosternConfig) => join(config.dataDir, 'plugin-cache');
 
 /** Where npm plugins and bundles are looked for: beside the config file, then the installation's. */
 export function nodeModulesDirs(config: PosternConfig): string[] {
@@ -69,7 +74,7 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
   const name = plugin.name;
   const timeoutMs = section.timeoutMs ?? config.plugins.timeoutMs;
   const schemaOptions = resolvePluginOptions(plugin.manifest, section);
-  const compiled = await compilePlugin(plugin.dir, plugin.manifest, { cacheDir: join(config.dataDir, 'plugin-cache'), format: trusted ? 'esm' : 'cjs' });
+  const compiled = await compilePlugin(plugin.dir, plugin.manifest, { cacheDir: compileCacheDir(config), format: trusted ? 'esm' : 'cjs' });
 
   let def: PluginDefinition;
   if (trusted) {
@@ -104,6 +109,7 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
     source: plugin.source,
     trusted,
     ...(planned.bundle ? { bundle: planned.bundle } : {}),
+    build: compiled.file,
   };
 }
 
