@@ -32,8 +32,10 @@ test('oversized messages: SIZE is advertised; 552 at MAIL FROM SIZE= and 552 5.3
   const sent = await client.send('sender@client.example.test', [ANN], big.text);
   assert.equal(sent.final.code, 552, sent.final.raw);
   assert.equal(sent.final.enhanced, '5.3.4');
-  const refused = env.server.find((l) => l.msg === 'smtp transaction' && l.status === 'rejected');
-  assert.equal(refused.length, 1, 'one rejected transaction logged');
+  // The log line may reach us a moment after the reply: wait for it, then count.
+  const isRejected = (l: { msg?: unknown; status?: unknown }) => l.msg === 'smtp transaction' && l.status === 'rejected';
+  await env.server.waitForLog(isRejected, 5000, 0, 'the rejected transaction');
+  assert.equal(env.server.find(isRejected).length, 1, 'one rejected transaction logged');
 
   // Same connection, a message just under the limit: accepted and delivered.
   const small = makeMessage({ padTo: 9_000 });
