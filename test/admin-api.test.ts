@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { createEnv, freePorts, WORLD } from './support/index.js';
+import { ANN, createEnv, freePorts, makeMessage, PASSWORD, sendWithNodemailer, WORLD } from './support/index.js';
 
 const run = promisify(execFile);
 const TOKEN = 'test-admin-token-0123456789';
@@ -69,4 +69,47 @@ test('admin API: enabled without a token, the server refuses to start with a cle
   const result = await postern(['start'], { config: env.configPath });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /POSTERN_ADMIN_TOKEN_MISSING/);
+});
+
+test('admin API: the queue, as `postern queue` does it: list, show, hold, release, retry, delete; 404 for an unknown id', async (t) => {
+  const [port] = await freePorts(1);
+  // Remote mail goes to the test env's unreachable relay, so it waits in the queue.
+  const env = await createEnv(t, { ...WORLD, extra: { admin: { enabled: true, host: '127.0.0.1', port, token: TOKEN } } });
+  const base = `http://127.0.0.1:${port}`;
+  const sent = await sendWithNodemailer({ port: env.ports.submission!, requireTLS: true, auth: { user: ANN, pass: PASSWORD }, from: ANN, to: ['x@remote.test'], raw: makeMessage({ from: ANN, to: 'x@remote.test' }).bytes });
+  const id = sent.queueId!;
+  await env.server.waitForDelivery(id, 'x@remote.test');
+
+  let listed: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < 50 && listed[0]?.status !== 'deferred'; i++) {
+    listed = (await curl(`${base}/api/queue`, { token: TOKEN })).body as unknown as Array<Record<string, unknown>>;
+    if (listed[0]?.status !== 'deferred') await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]!.id, id);
+  assert.equal(listed[0]!.lastCode, 451);
+
+  const shown = await curl(`${base}/api/queue/${id}`, { token: TOKEN });
+  assert.equal(shown.status, 200);
+  assert.deepEqual((shown.body.recipients as Array<{ address: string }>).map((r) => r.address), ['x@remote.test']);
+
+  assert.deepEqual((await curl(`${base}/api/queue/${id}/hold`, { method: 'POST', token: TOKEN })).body, { ids: [id] });
+  assert.equal(((await curl(`${base}/api/queue`, { token: TOKEN })).body as unknown as Array<{ status: string }>)[0]!.status, 'held');
+  assert.deepEqual((await curl(`${base}/api/queue/all/release`, { method: 'POST', token: TOKEN })).body, { ids: [id] });
+  assert.deepEqual((await curl(`${base}/api/queue/all/retry`, { method: 'POST', token: TOKEN })).body, { ids: [id] });
+
+  const unknown = await curl(`${base}/api/queue/NOSUCHMESSAGE`, { token: TOKEN });
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.code, 'POSTERN_QUEUE_NOT_FOUND');
+
+  // The retry above may be running: wait until it is back to waiting, then clear the queue.
+  await env.server.waitForLog((l) => l.msg === 'delivery' && l.queueId === id && l.attempt === 2);
+  let deleted: unknown;
+  for (let i = 0; i < 50; i++) {
+    deleted = (await curl(`${base}/api/queue/all`, { method: 'DELETE', token: TOKEN })).body;
+    if ((deleted as { ids: string[] }).ids.length > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(deleted, { ids: [id] });
+  assert.deepEqual((await curl(`${base}/api/queue`, { token: TOKEN })).body, []);
 });

@@ -46,7 +46,8 @@ describe('config loader', () => {
     ]);
     assert.deepEqual(config.relay, { trustedNetworks: [] });
     assert.deepEqual(config.dns, { servers: [], timeoutMs: 5000 });
-    assert.deepEqual(config.delivery, { folders: ['INBOX', 'Sent', 'Drafts', 'Junk', 'Trash'], retryIntervalSec: 300 });
+    assert.deepEqual(config.delivery, { folders: ['INBOX', 'Sent', 'Drafts', 'Junk', 'Trash'] });
+    assert.deepEqual(config.queue, { retryIntervalSec: 300, backoff: 2, maxRetryIntervalSec: 3600, minTimeInQueueSec: 60, maxTimeInQueueSec: 432000, delayWarningSec: 14400 });
     assert.deepEqual(config.plugins, { timeoutMs: 5000, paths: [], trusted: [], entries: {} });
   });
 

@@ -173,7 +173,7 @@ test('quota: a mailbox already over its quota gets 452 4.2.2 at RCPT, even witho
 test('quota: a message accepted without a declared SIZE that does not fit is deferred (452 4.2.2), never dropped, and delivered once there is room', async (t) => {
   const env = await createEnv(t, {
     ...QUOTA_WORLD,
-    extra: { delivery: { retryIntervalSec: 1 } },
+    extra: { queue: { retryIntervalSec: 1, minTimeInQueueSec: 0, backoff: 1 } },
   });
   const first = await sendToAnn(env, 600, false);
   assert.equal((await env.server.waitForDelivery(first.queueId!, ANN)).status, 'delivered');

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import nodemailer from 'nodemailer';
 import {
   createEnv,
+  posternOk,
   WORLD,
   DEFAULT_LISTENERS,
   makeMessage,
@@ -73,7 +74,7 @@ test('open relay refused: an unauthenticated, untrusted client cannot send to a 
   assert.equal(env.server.find((l) => l.msg === 'smtp transaction' && l.status === 'queued').length, 0, 'nothing was queued');
 });
 
-test('an authenticated submission session may relay to a remote domain: 250, then deferred (no outbound transport yet)', async (t) => {
+test('an authenticated submission session may relay to a remote domain: 250, then deferred while the relay is unreachable, and kept across a restart', async (t) => {
   const env = await createEnv(t, { ...WORLD });
   const message = makeMessage({ from: ANN, to: REMOTE });
   const result = await sendWithNodemailer({
@@ -91,10 +92,21 @@ test('an authenticated submission session may relay to a remote domain: 250, the
   assert.equal(line.status, 'deferred', JSON.stringify(line));
   const tx = env.server.find((l) => l.msg === 'smtp transaction' && l.queueId === result.queueId);
   assert.equal(tx[0]?.user, ANN, 'the transaction log names the authenticated user');
-  // Deferred, not lost: it stays in the spool, and a restarted server picks it up again.
+  assert.equal(line.code, 451);
+  // Deferred, not lost: it stays in the spool and the queue, also after a restart.
   assert.equal(await env.restartCountRecovered(), 1, 'the deferred message is still spooled after a restart');
-  const again = await env.server.waitForDelivery(result.queueId, REMOTE);
+  const listed = JSON.parse((await posternOk(['queue', 'list', '--json'], { config: env.configPath })).stdout) as Array<Record<string, unknown>>;
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]!.id, result.queueId);
+  assert.deepEqual(listed[0]!.recipients, [REMOTE]);
+  assert.equal(listed[0]!.status, 'deferred');
+  assert.equal(listed[0]!.lastCode, 451, 'the error code is visible');
+  // Not retried before its time; `queue retry` makes it due now.
+  const since = env.server.logs.length;
+  await posternOk(['queue', 'retry', result.queueId], { config: env.configPath });
+  const again = await env.server.waitForLog((l) => l.msg === 'delivery' && l.queueId === result.queueId, 5000, since, 'the retry');
   assert.equal(again.status, 'deferred');
+  assert.equal(again.attempt, 2);
 });
 
 test('AUTH over STARTTLS works with nodemailer (AUTH PLAIN/LOGIN) and the message is delivered (ESMTPSA)', async (t) => {

@@ -26,6 +26,8 @@ export const ErrorCode = Object.freeze({
   PLUGIN_SANDBOX_DENIED: 'POSTERN_PLUGIN_SANDBOX_DENIED',
   /** A sandboxed plugin went over a sandbox limit (kv key or value size, open sockets, DNS queries in flight). */
   PLUGIN_SANDBOX_LIMIT: 'POSTERN_PLUGIN_SANDBOX_LIMIT',
+  /** A sandboxed plugin's worker thread died (out of memory, a crash) or went away under a call; a new one is started. */
+  PLUGIN_SANDBOX_CRASHED: 'POSTERN_PLUGIN_SANDBOX_CRASHED',
   /** A plugin's sandbox grants are malformed (an unknown key, a net entry that is not "host:port"). */
   PLUGIN_GRANTS_INVALID: 'POSTERN_PLUGIN_GRANTS_INVALID',
   /** A plugin folder has neither a `postern` key in package.json nor a postern.json. */
@@ -88,6 +90,14 @@ export const ErrorCode = Object.freeze({
   DATABASE_TOO_NEW: 'POSTERN_DATABASE_TOO_NEW',
   /** A mailbox quota is not null or a non-negative whole number of bytes. */
   INVALID_QUOTA: 'POSTERN_INVALID_QUOTA',
+  /** A remote host could not be reached or refused the session; the next host is tried, else the recipients are deferred. */
+  REMOTE_UNREACHABLE: 'POSTERN_REMOTE_UNREACHABLE',
+  /** `postern queue show|retry|delete|hold|release ID`: no message with that id is waiting in the queue. */
+  QUEUE_NOT_FOUND: 'POSTERN_QUEUE_NOT_FOUND',
+  /** The queue knows a message whose spool file is gone (deleted by hand?); its queue entry is dropped. */
+  QUEUE_SPOOL_MISSING: 'POSTERN_QUEUE_SPOOL_MISSING',
+  /** A bounce (DSN) was due but not sent: null sender, a bounce of a bounce, or an auto-generated message. */
+  BOUNCE_SUPPRESSED: 'POSTERN_BOUNCE_SUPPRESSED',
 });
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

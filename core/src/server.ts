@@ -2,7 +2,6 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PosternConfig } from './config/types.js';
-import { DeliveryRunner } from './delivery/delivery-runner.js';
 import { registerLocalDelivery } from './delivery/local-delivery.js';
 import { MailboxStore } from './delivery/mailbox-store.js';
 import { CachedDirectory } from './directory/cached-directory.js';
@@ -24,6 +23,12 @@ import { Spool } from './spool/spool.js';
 import { openDatabase } from './store/database.js';
 import { DirSync } from './util/dir-sync.js';
 import { NetworkList } from './util/network-list.js';
+import { createResolver } from './util/dns-resolver.js';
+import { ConnectionLimits } from './outbound/connection-limits.js';
+import { registerRemoteDelivery } from './outbound/remote-delivery.js';
+import { QueueRunner } from './queue/queue-runner.js';
+import { SqliteQueueStore } from './queue/sqlite-queue-store.js';
+import { spoolDirOf } from './queue/queue-admin.js';
 
 
 export interface RunningServer {
@@ -63,9 +68,14 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const mailboxes = new MailboxStore(config.dataDir, config.delivery.folders);
 
   const kv = new SqliteKvStore(db);
+  const resolver = createResolver(config.dns);
+  const limits = new ConnectionLimits(config.outbound.maxConnections, config.outbound.maxConnectionsPerDestination);
+  // The queue needs the plugin host and the generations need the queue: bound once both exist.
+  let queue: QueueRunner | undefined;
   const build: GenerationBuilder = async (cfg) => {
     const pipeline = new Pipeline(log);
     registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
+    registerRemoteDelivery(pipeline, { config, resolver, limits, log, beforeSend: async (delivery, recipients) => queue?.beforeSend(delivery, recipients) });
     try {
       return { pipeline, plugins: await loadPlugins(pipeline, cfg, log, { kv }) };
     } catch (err) {
@@ -81,12 +91,15 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
     throw err;
   }
 
-  const spool = new Spool(join(config.dataDir, 'spool'), dirSync, log);
+  const spool = new Spool(spoolDirOf(config.dataDir), dirSync, log);
   await spool.init();
-  const deliveries = new DeliveryRunner({ plugins, spool, log, retryIntervalSec: config.delivery.retryIntervalSec });
+  const queueStore = new SqliteQueueStore(db);
+  const deliveries = new QueueRunner({ plugins, spool, store: queueStore, schedule: config.queue, hostname: config.hostname, log });
+  queue = deliveries;
   const recovered = await spool.recover();
   if (recovered.length > 0) log.info({ count: recovered.length }, 'recovering spooled messages');
-  for (const { envelope, message } of recovered) deliveries.submit(envelope, message, true);
+  await deliveries.recover(recovered);
+  deliveries.start();
   spool.start();
 
   const ctx: SmtpContext = {
@@ -104,7 +117,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   let admin: RunningAdmin | undefined;
   try {
     for (const listener of config.smtp.listeners) listeners.push(await startSmtpListener(ctx, listener, tls));
-    if (config.admin.enabled) admin = await startAdmin({ config, log, plugins, reload: () => server.reload() });
+    if (config.admin.enabled) admin = await startAdmin({ config, log, plugins, reload: () => server.reload(), queue: { store: queueStore, spoolDir: spool.dir } });
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await deliveries.close();

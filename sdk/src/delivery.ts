@@ -60,4 +60,16 @@ export interface DeliveryEvent {
   readonly recipients: ReadonlyArray<{ address: string; result?: DeliveryResult }>;
   readonly size: number;
   readonly attempt: number;
+  /** `deferred` only: when the queue will try again (Unix ms), by its schedule. */
+  readonly nextAttemptAt?: number;
+  /**
+   * `deferred` only: ask for the next attempt at `when` (Unix ms) instead. The queue keeps it
+   * between `queue.minTimeInQueueSec` from now and the end of the message's life; the last call
+   * of any tap wins.
+   * @example
+   * api.tap('deferred', (event) => {
+   *   if (event.recipients.some((r) => r.result?.code === 421)) event.retryAt?.(Date.now() + 30 * 60_000);
+   * });
+   */
+  retryAt?(when: number): void;
 }

@@ -165,8 +165,11 @@ export async function createEnv(t: Cleanup, options: EnvOptions = {}): Promise<E
   });
   const dir = await tempDir(t);
   const listeners = options.listeners ?? DEFAULT_LISTENERS;
-  const portList = await freePorts(listeners.length);
+  const portList = await freePorts(listeners.length + 1);
   const ports = Object.fromEntries(listeners.map((l, i) => [l.name, portList[i]!]));
+  // Tests never send mail to the world: unless a test sets `outbound`, remote mail goes to a relay
+  // on a loopback port nobody listens on, so it is deferred (connection refused) at once.
+  const nowhere = portList[listeners.length]!;
   await writeTestCertificate(join(dir, 'tls'));
 
   const testPlugins = options.testPlugins ?? {};
@@ -196,6 +199,7 @@ export async function createEnv(t: Cleanup, options: EnvOptions = {}): Promise<E
       'rate-limit': { enabled: false },
       ...options.plugins,
     },
+    outbound: { smarthost: { host: '127.0.0.1', port: nowhere, tls: 'none' }, connectTimeoutMs: 2000 },
     ...options.extra,
   };
   const configPath = join(dir, 'postern.yaml');

@@ -9,3 +9,7 @@ export * from './smtp-raw.js';
 export * from './tls.js';
 export * from './tmp.js';
 export * from './nodemailer.js';
+export * from './dnsmasq.js';
+export * from './smtp-sink.js';
+export * from './smtp-peer.js';
+export * from './postfix.js';

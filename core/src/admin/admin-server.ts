@@ -4,12 +4,16 @@ import type { Logger } from 'pino';
 import type { PosternConfig } from '../config/types.js';
 import { ErrorCode, PosternError } from '../errors.js';
 import type { PluginHost, ReloadResult } from '../plugin-host/plugin-host.js';
+import { deleteMessages, holdMessages, listQueue, retryMessages, showMessage } from '../queue/queue-admin.js';
+import type { QueueSelector, QueueStore } from '../queue/queue-store.js';
 
 export interface AdminDeps {
   config: PosternConfig;
   log: Logger;
   plugins: PluginHost;
   reload(): Promise<ReloadResult>;
+  /** The queue's store and the spool folder, for the queue endpoints (the same functions as `postern queue`). */
+  queue: { store: QueueStore; spoolDir: string };
 }
 
 export interface RunningAdmin {
@@ -29,8 +33,8 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /**
- * The admin HTTP API (fastify): the operations of the CLI for tools and dashboards. So far the
- * plugin host's: status and reload. Every request needs `Authorization: Bearer <token>`; errors
+ * The admin HTTP API (fastify): the operations of the CLI for tools and dashboards: the plugin
+ * host's status and reload, and queue management (docs/reference/admin-api.md). Every request needs `Authorization: Bearer <token>`; errors
  * are JSON `{ code, message }` with the stable codes of docs/reference/errors.md.
  */
 export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
@@ -61,6 +65,8 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
     });
   });
 
+  registerQueueRoutes(app, deps.queue);
+
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ code: ErrorCode.ADMIN_NOT_FOUND, message: 'no such endpoint' }));
 
   try {
@@ -72,4 +78,22 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   const port = typeof address === 'object' && address ? address.port : config.admin.port;
   deps.log.info({ host: config.admin.host, port }, 'admin API ready');
   return { address: { host: config.admin.host, port }, close: () => app.close() };
+}
+
+/**
+ * `postern queue ...` over HTTP. `:id` may be `all` for the bulk operations (retry, hold,
+ * release, delete), like the CLI's `--all`. An unknown id is 404 POSTERN_QUEUE_NOT_FOUND.
+ */
+function registerQueueRoutes(app: FastifyInstance, queue: AdminDeps['queue']): void {
+  const selector = (id: string): QueueSelector => (id === 'all' ? { all: true } : { id: id.toUpperCase() });
+  app.setErrorHandler((err, _request, reply) => {
+    if (err instanceof PosternError) return reply.code(err.code === ErrorCode.QUEUE_NOT_FOUND ? 404 : 400).send({ code: err.code, message: err.message });
+    throw err; // fastify's own error reply
+  });
+  app.get('/api/queue', async () => listQueue(queue.store));
+  app.get<{ Params: { id: string } }>('/api/queue/:id', async (request) => showMessage(queue.store, request.params.id.toUpperCase()));
+  app.post<{ Params: { id: string } }>('/api/queue/:id/retry', async (request) => ({ ids: await retryMessages(queue.store, selector(request.params.id)) }));
+  app.post<{ Params: { id: string } }>('/api/queue/:id/hold', async (request) => ({ ids: await holdMessages(queue.store, selector(request.params.id), true) }));
+  app.post<{ Params: { id: string } }>('/api/queue/:id/release', async (request) => ({ ids: await holdMessages(queue.store, selector(request.params.id), false) }));
+  app.delete<{ Params: { id: string } }>('/api/queue/:id', async (request) => ({ ids: await deleteMessages(queue.store, queue.spoolDir, selector(request.params.id)) }));
 }

@@ -67,7 +67,27 @@ dns:
 
 delivery:
   folders: [INBOX, Sent, Drafts, Junk, Trash]
-  retryIntervalSec: 300
+
+# The retry schedule of mail that could not be delivered at once (docs/reference/queue.md).
+queue:
+  retryIntervalSec: 300        # first retry 5 minutes after a temporary failure
+  backoff: 2                   # then 10, 20, 40 minutes ...
+  maxRetryIntervalSec: 3600    # ... but never more than an hour apart
+  minTimeInQueueSec: 60        # and never less than a minute apart
+  maxTimeInQueueSec: 432000    # bounce to the sender after 5 days
+  delayWarningSec: 14400       # warn the sender after 4 hours (0 = never)
+
+# Mail to other domains: straight to their MX hosts, or through a relay.
+outbound:
+  port: 25
+  tls: opportunistic           # STARTTLS when offered; "required" defers mail to hosts without it
+  connectTimeoutMs: 30000
+  maxConnections: 100
+  maxConnectionsPerDestination: 10
+  # The default relay (smarthost) for all remote mail, e.g.:
+  # smarthost: { host: smtp.provider.example, port: 587, tls: starttls, auth: { user: me, pass: secret } }
+  # Relays for single domains win over it:
+  routes: []                   # e.g. [{ domain: partner.example, host: 10.0.0.5, port: 25, tls: none }]
 
 plugins:
   timeoutMs: 5000   # default time limit for each plugin tap

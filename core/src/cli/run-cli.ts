@@ -11,10 +11,11 @@ import { checkConfigCommand } from './commands/check-config.js';
 import { domainCommand } from './commands/domain.js';
 import { initCommand } from './commands/init.js';
 import { pluginCommand } from './commands/plugin.js';
+import { queueCommand } from './commands/queue.js';
 import { startCommand } from './commands/start.js';
 import { userCommand } from './commands/user.js';
 
-const COMMANDS: readonly CommandGroup[] = [initCommand, startCommand, checkConfigCommand, domainCommand, userCommand, aliasCommand, pluginCommand];
+const COMMANDS: readonly CommandGroup[] = [initCommand, startCommand, checkConfigCommand, domainCommand, userCommand, aliasCommand, pluginCommand, queueCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

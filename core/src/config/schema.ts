@@ -39,6 +39,27 @@ const listener = {
   },
 };
 
+/** A relay that takes remote mail instead of the recipients' MX hosts. */
+const smarthost = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host'],
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    port: { ...PORT, default: 587 },
+    // starttls: upgrade and refuse to go on without it; implicit: TLS from the first byte; none: plain.
+    tls: { enum: ['starttls', 'implicit', 'none'], default: 'starttls' },
+    // Check the relay's certificate (on by default: credentials go to it).
+    verifyCertificate: { type: 'boolean', default: true },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['user', 'pass'],
+      properties: { user: { type: 'string', minLength: 1 }, pass: { type: 'string', minLength: 1 } },
+    },
+  },
+} as const;
+
 const MANIFEST_SCHEMA_PERMISSIONS = (MANIFEST_SCHEMA.properties as Record<string, object>).permissions;
 
 /** A plugin's section: the keys the host reads; every other key is the plugin's own option. */
@@ -153,7 +174,49 @@ export function configSchema(): SchemaObject {
               'x-message': 'must be a folder name without "/", "\\" or a leading dot',
             },
           },
+        },
+      },
+      queue: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          // The first retry of a deferred message comes this long after the failed attempt.
           retryIntervalSec: { type: 'integer', minimum: 1, default: 300 },
+          // Each later wait is the previous one times this (1 = a fixed interval).
+          backoff: { type: 'number', minimum: 1, maximum: 10, default: 2 },
+          // No wait between attempts is longer than this.
+          maxRetryIntervalSec: { type: 'integer', minimum: 1, default: 3600 },
+          // No wait between attempts is shorter than this, whatever the backoff or a plugin says.
+          minTimeInQueueSec: { type: 'integer', minimum: 0, default: 60 },
+          // A message still undelivered after this long bounces (a DSN to the sender).
+          maxTimeInQueueSec: { type: 'integer', minimum: 1, default: 432000 },
+          // Warn the sender (a delay DSN) once a message has waited this long; 0 = never.
+          delayWarningSec: { type: 'integer', minimum: 0, default: 14400 },
+        },
+      },
+      outbound: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          // The port remote MX hosts are contacted on (25; tests use a high port).
+          port: { ...PORT, default: 25 },
+          // Bind outgoing connections to this local address (empty: the system chooses).
+          localAddress: { type: 'string', default: '' },
+          connectTimeoutMs: { type: 'integer', minimum: 1, default: 30000 },
+          // Inactivity limit for each reply of the remote server.
+          socketTimeoutMs: { type: 'integer', minimum: 1, default: 300000 },
+          // Connections open at once, in total and to one destination (an MX host or a smarthost).
+          maxConnections: { type: 'integer', minimum: 1, default: 100 },
+          maxConnectionsPerDestination: { type: 'integer', minimum: 1, default: 10 },
+          // opportunistic: STARTTLS when offered, certificates not checked (RFC 7435);
+          // required: no TLS, no delivery (deferred); none: never STARTTLS.
+          tls: { enum: ['opportunistic', 'required', 'none'], default: 'opportunistic' },
+          // The "default relay": every remote message goes here instead of to the MX hosts.
+          smarthost: smarthost,
+          // Per-domain relays: { domain, host, port, ... }; they win over `smarthost`.
+          routes: { type: 'array', default: [], items: { ...smarthost, required: ['domain', 'host'], properties: { ...smarthost.properties, domain: { type: 'string', minLength: 1 } } } },
         },
       },
       admin: {

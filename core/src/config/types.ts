@@ -41,6 +41,44 @@ export interface SmtpConfig {
   listeners: SmtpListenerConfig[];
 }
 
+export interface QueueConfig {
+  /** Wait before the first retry, seconds. */
+  retryIntervalSec: number;
+  /** Each later wait is the previous one times this. */
+  backoff: number;
+  /** Longest wait between attempts, seconds. */
+  maxRetryIntervalSec: number;
+  /** Shortest wait between attempts (also for a plugin's retry time), seconds. */
+  minTimeInQueueSec: number;
+  /** After this long in the queue a message bounces, seconds. */
+  maxTimeInQueueSec: number;
+  /** Send one delay warning after this long; 0 = never. */
+  delayWarningSec: number;
+}
+
+export interface SmarthostConfig {
+  host: string;
+  port: number;
+  tls: 'starttls' | 'implicit' | 'none';
+  verifyCertificate: boolean;
+  auth?: { user: string; pass: string };
+}
+
+export interface OutboundConfig {
+  /** Port of remote MX hosts (25). */
+  port: number;
+  localAddress: string;
+  connectTimeoutMs: number;
+  socketTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerDestination: number;
+  tls: 'opportunistic' | 'required' | 'none';
+  /** The default relay for all remote mail. */
+  smarthost?: SmarthostConfig;
+  /** Per-domain relays; they win over `smarthost`. */
+  routes: Array<SmarthostConfig & { domain: string }>;
+}
+
 export interface PosternConfig {
   /** The server's host name (greeting, Received, HELO when sending). */
   hostname: string;
@@ -68,9 +106,11 @@ export interface PosternConfig {
   delivery: {
     /** Folders created with every mailbox. INBOX is the Maildir root. */
     folders: string[];
-    /** Seconds between retries of deferred local deliveries. */
-    retryIntervalSec: number;
   };
+  /** The retry schedule of deferred messages (docs/reference/queue.md). */
+  queue: QueueConfig;
+  /** How remote mail leaves: MX lookup or smarthost, TLS, connection limits. */
+  outbound: OutboundConfig;
   /** The admin HTTP API (fastify): off unless enabled; every request needs the bearer token. */
   admin: {
     enabled: boolean;

@@ -103,6 +103,22 @@ export class Spool {
     this.#journal.settle(envelope.id);
   }
 
+  /** A parked message, read back for its next attempt; undefined when the file is gone (deleted by an admin). */
+  async readParked(id: string): Promise<SpooledMessage | undefined> {
+    let data: Buffer;
+    try {
+      data = await readFile(parkedPath(this.dir, id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.#parked.delete(id);
+        return undefined;
+      }
+      throw err;
+    }
+    this.#parked.add(id);
+    return parseSpoolFile(data, id);
+  }
+
   /**
    * Everything the spool holds after a restart, oldest first: unsettled journal records and
    * parked messages. Torn records at a segment's end were never acknowledged and are skipped;
@@ -174,6 +190,11 @@ export class Spool {
     await this.#journal.close();
     await this.checkpoint();
   }
+}
+
+/** Where a parked message lives: `<spool>/deferred/<id>` (the CLI removes it on `queue delete`). */
+export function parkedPath(spoolDir: string, id: string): string {
+  return join(spoolDir, 'deferred', id);
 }
 
 /** A parked (deferred) message file: `POSTERN-SPOOL/1 <n>\n` + n bytes of JSON envelope + `\n` + message. */
