@@ -25,6 +25,7 @@ import { DirSync } from './util/dir-sync.js';
 import { NetworkList } from './util/network-list.js';
 import { createResolver } from './util/dns-resolver.js';
 import { ConnectionLimits } from './outbound/connection-limits.js';
+import { SessionCache } from './outbound/session-cache.js';
 import { registerRemoteDelivery } from './outbound/remote-delivery.js';
 import { QueueRunner } from './queue/queue-runner.js';
 import { SqliteQueueStore } from './queue/sqlite-queue-store.js';
@@ -70,12 +71,13 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const kv = new SqliteKvStore(db);
   const resolver = createResolver(config.dns);
   const limits = new ConnectionLimits(config.outbound.maxConnections, config.outbound.maxConnectionsPerDestination);
+  const sessions = new SessionCache({ maxIdlePerTarget: config.outbound.maxConnectionsPerDestination });
   // The queue needs the plugin host and the generations need the queue: bound once both exist.
   let queue: QueueRunner | undefined;
   const build: GenerationBuilder = async (cfg) => {
     const pipeline = new Pipeline(log);
     registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
-    registerRemoteDelivery(pipeline, { config, resolver, limits, log, beforeSend: async (delivery, recipients) => queue?.beforeSend(delivery, recipients) });
+    registerRemoteDelivery(pipeline, { config, resolver, limits, sessions, log, beforeSend: async (delivery, recipients) => queue?.beforeSend(delivery, recipients) });
     try {
       return { pipeline, plugins: await loadPlugins(pipeline, cfg, log, { kv }) };
     } catch (err) {
@@ -173,6 +175,7 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
         await admin?.close();
         await Promise.all(listeners.map((l) => l.close()));
         await deliveries.close();
+        sessions.closeAll();
         await spool.close();
         await plugins.close();
         rmSync(pidFile, { force: true });

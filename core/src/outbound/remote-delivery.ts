@@ -8,7 +8,8 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { resolveMx, type MxHost } from './mx-resolver.js';
 import { domainOf, routeFor } from './route.js';
-import { sendOnce, type RecipientReply, type SendTarget } from './smtp-send.js';
+import type { SessionCache } from './session-cache.js';
+import { openSession, sendOn, type RecipientReply, type SendTarget, type SmtpSession } from './smtp-send.js';
 
 /** At most this many addresses are tried for one domain in one attempt (Postfix: smtp_mx_address_limit). */
 const MAX_ADDRESSES_PER_ATTEMPT = 5;
@@ -19,6 +20,8 @@ export interface RemoteDeliveryDeps {
   config: Pick<PosternConfig, 'hostname' | 'outbound'>;
   resolver: Resolver;
   limits: ConnectionLimits;
+  /** Idle sessions from earlier messages, reused for the next one to the same target. */
+  sessions: SessionCache;
   log: Logger;
   /** Called before the first connection of an attempt, with the recipients about to be tried (the queue records them as in flight). */
   beforeSend(delivery: Delivery, recipients: DeliveryRecipient[]): Promise<void>;
@@ -60,21 +63,32 @@ async function deliverDomain(delivery: Delivery, domain: string, recipients: Del
   let last: RecipientReply | undefined;
   for (const target of targets.slice(0, MAX_ADDRESSES_PER_ATTEMPT)) {
     const where = `${target.name} [${target.address}]:${target.port}`;
+    const key = sessionKey(target);
     const release = await deps.limits.acquire(`${target.address}:${target.port}`);
-    let outcome;
+    let session: SmtpSession | undefined;
+    let replies: Map<string, RecipientReply>;
     try {
-      outcome = await sendOnce(target, settings, delivery.sender, addresses, delivery.message);
+      session = deps.sessions.take(key);
+      replies = session ? await sendOn(session, delivery.sender, addresses, delivery.message) : new Map();
+      // A cached session the server had closed meanwhile: nothing was decided, open a new one.
+      if (session && session.broken && [...replies.values()].every((r) => r.connectionLost)) session = undefined;
+      if (!session) {
+        const opened = await openSession(target, settings);
+        if (!opened.ok) {
+          last = opened.reply;
+          deps.log.warn({ queueId: delivery.id, domain, host: where, code: ErrorCode.REMOTE_UNREACHABLE, reply: opened.reply.message }, 'remote host failed, trying the next one');
+          continue;
+        }
+        session = opened.session;
+        replies = await sendOn(session, delivery.sender, addresses, delivery.message);
+      }
+      deps.sessions.put(key, session);
     } finally {
       release();
     }
-    if (!outcome.connected) {
-      last = outcome.reply;
-      deps.log.warn({ queueId: delivery.id, domain, host: where, code: ErrorCode.REMOTE_UNREACHABLE, reply: outcome.reply.message }, 'remote host failed, trying the next one');
-      continue;
-    }
     for (const r of recipients) {
-      const reply = outcome.replies.get(r.address) ?? { status: 'deferred' as const, code: 451, enhanced: '4.4.0', message: 'No reply for this recipient' };
-      delivery.settle(r, { ...reply, destination: outcome.secure ? `${where} (TLS)` : where });
+      const { connectionLost: _, ...reply } = replies.get(r.address) ?? { status: 'deferred' as const, code: 451, enhanced: '4.4.0', message: 'No reply for this recipient' };
+      delivery.settle(r, { ...reply, destination: session.secure ? `${where} (TLS)` : where });
     }
     return;
   }
@@ -118,4 +132,9 @@ async function relayTargets(relay: SmarthostConfig, resolver: Resolver): Promise
     verifyCertificate: relay.verifyCertificate,
     ...(relay.auth ? { auth: relay.auth } : {}),
   }));
+}
+
+/** Sessions are shared only between messages that would open the very same one. */
+function sessionKey(target: SendTarget): string {
+  return [target.address, target.port, target.implicitTls ? 'tls' : target.starttls, target.verifyCertificate ? 'verify' : '', target.auth?.user ?? '', target.name].join('|');
 }

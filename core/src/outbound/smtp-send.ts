@@ -11,6 +11,8 @@ export interface RecipientReply {
   code: number;
   enhanced: string;
   message: string;
+  /** No reply at all: the connection broke (set on our own result only). */
+  connectionLost?: boolean;
 }
 
 export interface SendTarget {
@@ -35,19 +37,24 @@ export interface SendSettings {
   socketTimeoutMs: number;
 }
 
-/**
- * `connected: false`: no SMTP session could be set up with this address (refused, timed out, a
- * greeting refusal, TLS or AUTH failure): the caller tries the next host. Otherwise each
- * recipient has its reply.
- */
-export type SendOutcome =
-  | { connected: false; reply: RecipientReply }
-  | { connected: true; replies: Map<string, RecipientReply>; secure: boolean };
+/** An open SMTP session to one target, ready for a transaction (possibly after earlier ones). */
+export interface SmtpSession {
+  readonly connection: SMTPConnection;
+  /** TLS is on (STARTTLS or implicit). */
+  secure: boolean;
+  /** Transactions run on it so far. */
+  uses: number;
+  /** The connection failed or was closed: never reuse it. */
+  broken: boolean;
+}
+
+/** `ok: false`: no session could be set up (refused, timed out, a greeting refusal, TLS or AUTH failure): try the next host. */
+export type OpenResult = { ok: true; session: SmtpSession } | { ok: false; reply: RecipientReply };
 
 type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string; recipient?: string; rejectedErrors?: SmtpError[] };
 
-/** Send `message` from `sender` to `recipients` over one connection to `target`. Never throws. */
-export async function sendOnce(target: SendTarget, settings: SendSettings, sender: string, recipients: string[], message: Buffer): Promise<SendOutcome> {
+/** Connect, greet (EHLO, STARTTLS per policy) and log in when the target has credentials. Never throws. */
+export async function openSession(target: SendTarget, settings: SendSettings): Promise<OpenResult> {
   const connection = new SMTPConnection({
     host: target.address,
     port: target.port,
@@ -65,31 +72,57 @@ export async function sendOnce(target: SendTarget, settings: SendSettings, sende
   // A failure while connecting arrives as an 'error' event (a silent close as the connect
   // callback's error); during login and send, through their callbacks as well.
   let failed: ((err: Error) => void) | undefined;
-  connection.on('error', (err: Error) => failed?.(err));
+  const session: SmtpSession = { connection, secure: false, uses: 0, broken: false };
+  connection.on('error', (err: Error) => {
+    session.broken = true;
+    failed?.(err);
+  });
+  connection.on('end', () => (session.broken = true));
   const step = (run: (done: (err?: Error | null) => void) => void) =>
     new Promise<void>((resolve, reject) => {
       failed = reject;
       run((err) => (err ? reject(err) : resolve()));
     }).finally(() => (failed = undefined));
   try {
-    try {
-      await step((done) => connection.connect(done));
-      if (target.auth) await step((done) => connection.login(target.auth!, done));
-    } catch (err) {
-      return { connected: false, reply: setupFailure(err as SmtpError, target) };
-    }
-    const replies = await transaction(connection, sender, recipients, message);
-    connection.quit();
-    return { connected: true, replies, secure: connection.secure };
-  } finally {
-    // quit() above ends a good session politely; close() makes sure nothing is left open.
-    setTimeout(() => connection.close(), 1000).unref();
+    await step((done) => connection.connect(done));
+    if (target.auth) await step((done) => connection.login(target.auth!, done));
+  } catch (err) {
+    connection.close();
+    return { ok: false, reply: setupFailure(err as SmtpError, target) };
   }
+  session.secure = connection.secure;
+  return { ok: true, session };
+}
+
+/**
+ * One transaction on `session`: each recipient's reply. A reused session is reset (RSET) first.
+ * Never throws; a failure of the connection itself marks the session broken.
+ */
+export async function sendOn(session: SmtpSession, sender: string, recipients: string[], message: Buffer): Promise<Map<string, RecipientReply>> {
+  if (session.uses > 0) {
+    const reset = await new Promise<Error | null>((resolve) => session.connection.reset((err) => resolve(err ?? null)));
+    if (reset) {
+      session.broken = true;
+      const reply = replyOf(reset as SmtpError);
+      return new Map(recipients.map((r) => [r, reply]));
+    }
+  }
+  session.uses++;
+  const replies = await transaction(session.connection, sender, recipients, message);
+  if ([...replies.values()].some((r) => r.connectionLost)) session.broken = true;
+  return replies;
+}
+
+/** End a session: QUIT when it is healthy, then make sure the socket goes. */
+export function closeSession(session: SmtpSession): void {
+  if (!session.broken) session.connection.quit();
+  setTimeout(() => session.connection.close(), 1000).unref();
 }
 
 async function transaction(connection: SMTPConnection, sender: string, recipients: string[], message: Buffer): Promise<Map<string, RecipientReply>> {
   const replies = new Map<string, RecipientReply>();
-  const eightBit = message.some((byte) => byte > 0x7f);
+  // A native scan (latin1 maps bytes 1:1); a per-byte callback costs more than the send itself.
+  const eightBit = /[\x80-\xff]/.test(message.toString('latin1'));
   try {
     const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
       connection.send({ from: sender, to: recipients, size: message.length, use8BitMime: eightBit } as SMTPConnection.Envelope, message, (err, result) => (err ? reject(err) : resolve(result))),
@@ -130,7 +163,7 @@ function setupFailure(err: SmtpError, target: SendTarget): RecipientReply {
 
 /** A recipient's or the message's failure as a result: 4xx deferred, 5xx failed, no reply = deferred. */
 function replyOf(err: SmtpError): RecipientReply {
-  if (!err.responseCode) return { status: 'deferred', code: 451, enhanced: '4.4.2', message: `Connection lost: ${err.message}` };
+  if (!err.responseCode) return { status: 'deferred', code: 451, enhanced: '4.4.2', message: `Connection lost: ${err.message}`, connectionLost: true };
   const parsed = parseReply(err.response ?? String(err.responseCode));
   return { ...parsed, status: parsed.code >= 500 ? 'failed' : 'deferred' };
 }

@@ -39,8 +39,11 @@ export interface QueueRunnerOptions {
 const DUE_BATCH = 200;
 /** The scheduler looks for due messages at least this often (an admin's `queue retry` is seen within it). */
 const SCAN_INTERVAL_MS = 1000;
-/** Finished messages keep their rows this long, so a spool replay after a crash does not resend them. */
-const DONE_RETENTION_MS = 60 * 60 * 1000;
+/**
+ * Finished messages keep their rows this long, so a spool replay after a crash does not resend
+ * them (the journal lets a settled message go within seconds; parked files go at once).
+ */
+const DONE_RETENTION_MS = 10 * 60 * 1000;
 
 /**
  * The queue: runs the `deliver` hook for every spooled message and keeps at it until each
@@ -196,8 +199,10 @@ export class QueueRunner {
       }
     }
     // Record what the remote servers confirmed before anything else (and before the log says
-    // so): from here on a restart does not send to those recipients again.
-    if (entry.tracked && !(await this.#save(entry, () => undefined))) {
+    // so): from here on a restart does not send to those recipients again. When every recipient
+    // is delivered this is the last write (done); otherwise bounces and the schedule follow.
+    const allDelivered = entry.recipients.every((r) => r.result?.status === 'delivered');
+    if (entry.tracked && !(await this.#save(entry, () => undefined, allDelivered ? { doneAt: now } : {}))) {
       log.info({ queueId: id }, 'message was deleted from the queue during its attempt; dropping it');
       await spool.settle(id);
       return;
@@ -222,7 +227,7 @@ export class QueueRunner {
     if (failedNow.length > 0) await this.#bouncer.bounce(entry.envelope, entry.message, failedNow, 'failure');
 
     if (deferred.length === 0) {
-      if (entry.tracked && !(await this.#save(entry, () => undefined, { doneAt: now }))) log.info({ queueId: id }, 'message was deleted from the queue during its attempt');
+      if (entry.tracked && !allDelivered && !(await this.#save(entry, () => undefined, { doneAt: now }))) log.info({ queueId: id }, 'message was deleted from the queue during its attempt');
       await spool.settle(id).catch((err: unknown) => log.error({ err, queueId: id }, 'cannot settle spooled message'));
       return;
     }
@@ -264,7 +269,6 @@ export class QueueRunner {
    */
   async #save(entry: Entry, statusOf: (r: DeliveryRecipient) => RecipientStatus | undefined, extra: { nextAttemptAt?: number; doneAt?: number } = {}): Promise<boolean> {
     const { envelope } = entry;
-    const stored = await this.#opts.store.get(envelope.id);
     const row: QueuedMessage = {
       id: envelope.id,
       sender: envelope.sender,
@@ -272,7 +276,8 @@ export class QueueRunner {
       size: entry.message.length,
       attempts: entry.attempts,
       ...extra,
-      held: stored?.held ?? false,
+      // `held` belongs to the admin: the store keeps its value for an existing entry.
+      held: false,
       warned: entry.warned,
       recipients: entry.recipients.map((r) => rowFromRecipient(r, statusOf(r), entry.tries.get(r.address))),
     };

@@ -50,8 +50,9 @@ export interface QueueStore {
   /** Messages not done, oldest first (with `includeDone`, finished ones too). */
   list(options?: { includeDone?: boolean }): Promise<QueuedMessage[]>;
   /**
-   * Write a message's state, replacing what was stored. With `onlyIfPresent`, nothing is written
-   * and false is returned when the row is gone (an admin deleted the message meanwhile).
+   * Write a message's state, replacing what was stored, except `held`, which only setHeld
+   * changes once the entry exists. With `onlyIfPresent`, nothing is written and false is returned
+   * when the row is gone (an admin deleted the message meanwhile).
    */
   save(message: QueuedMessage, options?: { onlyIfPresent?: boolean }): Promise<boolean>;
   /** Ids of messages whose next attempt is due, not held, not done, oldest first. */
