@@ -7,7 +7,8 @@
 # When run as root, first installs the Debian tools the tests need, only those missing
 # (apt-get update once, then apt-get install --no-install-recommends). The end-to-end tests start
 # their own Postern processes on free loopback ports and stop them (by pid) when they finish;
-# nothing listens on a standard port. Exits with the test runner's exit code.
+# so do the test services (dnsmasq, smtp-sink, a private Postfix). Nothing listens on a standard
+# port: the install starts no system daemon. Exits with the test runner's exit code.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,17 +17,54 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 declare -A TOOLS=(
   [python3]=python3 # test/smtp-*.test.ts send mail with python3's smtplib
   [swaks]=swaks
+  [dnsmasq]=dnsmasq     # test/support/dnsmasq.ts: the test DNS (MX, A, TXT, PTR, null MX)
+  [dig]=dnsutils        # to query that DNS by hand
+  [smtp-sink]=postfix   # test/support/smtp-sink.ts: the remote SMTP server that keeps messages
+  [postfix]=postfix     # test/support/postfix.ts: the private Postfix of the relay benchmark
 )
+# smtp-sink and postfix live in /usr/sbin, which a non-root PATH may lack.
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+# The pid files of the system daemons these packages bring; none may be left running.
+DAEMON_PIDFILES=(/run/dnsmasq/dnsmasq.pid /var/spool/postfix/pid/master.pid)
+daemon_pid() {
+  local pid=""
+  if [[ -r $1 ]]; then pid=$(head -n1 "$1" | tr -d ' '); fi
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+  return 0
+}
 missing=()
 for cmd in "${!TOOLS[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${TOOLS[$cmd]}")
+  have "$cmd" || missing+=("${TOOLS[$cmd]}")
 done
 if ((${#missing[@]} > 0)); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [[ $(id -u) -eq 0 ]]; then
     echo "== apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # postfix asks what kind of mail system this is; the tests run their own instances.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    # Package scripts must not start system daemons (dnsmasq on :53, postfix on :25). Debian's
+    # container images ship a policy-rc.d that forbids it; bring one for the install if absent.
+    added_policy=""
+    declare -A daemons_before=()
+    for pidfile in "${DAEMON_PIDFILES[@]}"; do daemons_before[$pidfile]=$(daemon_pid "$pidfile"); done
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      added_policy=1
+    fi
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
+    if [[ -n $added_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
+    # Belt and braces: a system daemon that was not running before the install and is now is
+    # stopped by the pid in its pid file.
+    for pidfile in "${DAEMON_PIDFILES[@]}"; do
+      pid=$(daemon_pid "$pidfile")
+      if [[ -n $pid && $pid != "${daemons_before[$pidfile]:-}" ]]; then
+        echo "== stopping the system daemon the install started ($pidfile: $pid)"
+        kill "$pid"
+      fi
+    done
   else
     echo "warning: missing ${missing[*]} and not root, so not installing them; tests that need them will fail" >&2
   fi

@@ -26,7 +26,7 @@
  *   // send to 127.0.0.1:postfix.port; it arrives at the sink
  */
 import { spawn } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { sleep, type Cleanup } from './tmp.js';
@@ -225,6 +225,10 @@ export async function startPrivatePostfix(options: PrivatePostfixOptions): Promi
   await writeFile(join(queueDir, 'quick-start'), '');
   await writeFile(join(configDir, 'main.cf'), privatePostfixMainCf({ dir, relayTo: options.relayTo, main: options.main }));
   await writeFile(join(configDir, 'master.cf'), `127.0.0.1:${options.port} inet n - n - - smtpd\n${MASTER_CF}`);
+  // Postfix re-reads a table file until its mtime is a couple of seconds old (a guard against
+  // reading a file being edited): ~2 s at every start. Backdate them.
+  const past = new Date(Date.now() - 60_000);
+  for (const file of ['main.cf', 'master.cf']) await utimes(join(configDir, file), past, past);
 
   const postfix = await postfixBinary();
   const readLog = () => readFile(logFile, 'utf8').catch(() => '');
