@@ -24,12 +24,13 @@
  *   const resolver = new Resolver();
  *   resolver.setServers([dns.server]);
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { sleep, tempDir, type Cleanup } from './tmp.js';
+import { stopChild } from './child-process.js';
 
 export interface DnsRecords {
   mx?: Array<{ domain: string; host: string; preference: number }>;
@@ -152,20 +153,3 @@ export async function startDns(t: Cleanup, records: DnsRecords = {}): Promise<Dn
   throw new Error(`dnsmasq did not start:\n${lastError}`);
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }, 2000);
-  await exited;
-  clearTimeout(timer);
-}

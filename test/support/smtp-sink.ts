@@ -35,13 +35,14 @@
  *   // ... deliver to 127.0.0.1:sink.port ...
  *   const [message] = await sink.waitForMessages(1);
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { sleep, tempDir, waitFor, type Cleanup } from './tmp.js';
+import { stopChild } from './child-process.js';
 
 export type SinkCommand = 'CONNECT' | 'HELO' | 'EHLO' | 'MAIL' | 'RCPT' | 'DATA' | '.' | 'RSET' | 'NOOP' | 'VRFY' | 'QUIT';
 
@@ -277,20 +278,3 @@ function makeSink(port: number, pid: number, dumpDir: string, stop: () => Promis
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }, 2000);
-  await exited;
-  clearTimeout(timer);
-}
