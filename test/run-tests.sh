@@ -21,11 +21,14 @@ declare -A TOOLS=(
   [dig]=dnsutils        # to query that DNS by hand
   [smtp-sink]=postfix   # test/support/smtp-sink.ts: the remote SMTP server that keeps messages
   [postfix]=postfix     # test/support/postfix.ts: the private Postfix of the relay benchmark
+  [dovecot]=dovecot-imapd                # test/support/dovecot.ts: a private Dovecot (IMAP yardstick, remote mailbox)
+  [doveadm]=dovecot-core                 # ... and `doveadm save` to fill its mailboxes
+  [/usr/lib/dovecot/pop3]=dovecot-pop3d  # ... and its POP3 service
 )
 # smtp-sink and postfix live in /usr/sbin, which a non-root PATH may lack.
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
 # The pid files of the system daemons these packages bring; none may be left running.
-DAEMON_PIDFILES=(/run/dnsmasq/dnsmasq.pid /var/spool/postfix/pid/master.pid)
+DAEMON_PIDFILES=(/run/dnsmasq/dnsmasq.pid /var/spool/postfix/pid/master.pid /run/dovecot/master.pid)
 daemon_pid() {
   local pid=""
   if [[ -r $1 ]]; then pid=$(head -n1 "$1" | tr -d ' '); fi
@@ -43,8 +46,9 @@ if ((${#missing[@]} > 0)); then
     export DEBIAN_FRONTEND=noninteractive
     # postfix asks what kind of mail system this is; the tests run their own instances.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    # Package scripts must not start system daemons (dnsmasq on :53, postfix on :25). Debian's
-    # container images ship a policy-rc.d that forbids it; bring one for the install if absent.
+    # Package scripts must not start system daemons (dnsmasq on :53, postfix on :25, dovecot on
+    # :143 and :110). Debian's container images ship a policy-rc.d that forbids it; bring one for
+    # the install if absent.
     added_policy=""
     declare -A daemons_before=()
     for pidfile in "${DAEMON_PIDFILES[@]}"; do daemons_before[$pidfile]=$(daemon_pid "$pidfile"); done

@@ -13,3 +13,4 @@ export * from './dnsmasq.js';
 export * from './smtp-sink.js';
 export * from './smtp-peer.js';
 export * from './postfix.js';
+export * from './dovecot.js';
