@@ -24,7 +24,7 @@ export const ErrorCode = Object.freeze({
   PLUGIN_SANDBOX_TIMEOUT: 'POSTERN_PLUGIN_SANDBOX_TIMEOUT',
   /** A sandboxed plugin asked for something it was not granted (a net host:port, a results key outside its own). */
   PLUGIN_SANDBOX_DENIED: 'POSTERN_PLUGIN_SANDBOX_DENIED',
-  /** A sandboxed plugin went over a sandbox limit (kv key or value size, open sockets, DNS queries in flight). */
+  /** A sandboxed plugin went over a sandbox limit (kv key or value size, open sockets, DNS queries in flight, a Buffer or message over 4 MiB). */
   PLUGIN_SANDBOX_LIMIT: 'POSTERN_PLUGIN_SANDBOX_LIMIT',
   /** A sandboxed plugin's worker thread died (out of memory, a crash) or went away under a call; a new one is started. */
   PLUGIN_SANDBOX_CRASHED: 'POSTERN_PLUGIN_SANDBOX_CRASHED',

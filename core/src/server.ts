@@ -30,6 +30,10 @@ import { registerRemoteDelivery } from './outbound/remote-delivery.js';
 import { QueueRunner } from './queue/queue-runner.js';
 import { SqliteQueueStore } from './queue/sqlite-queue-store.js';
 import { spoolDirOf } from './queue/queue-admin.js';
+import { startImapListener } from './imap/imap-listener.js';
+import { createMailStore } from './mailstore/index.js';
+import type { MailStore } from './mailstore/mail-store.js';
+import { startPop3Listener } from './pop3/pop3-listener.js';
 
 
 export interface RunningServer {
@@ -74,9 +78,11 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   const sessions = new SessionCache({ maxIdlePerTarget: config.outbound.maxConnectionsPerDestination });
   // The queue needs the plugin host and the generations need the queue: bound once both exist.
   let queue: QueueRunner | undefined;
+  // Made only when an IMAP or POP3 listener is configured; local delivery tells it of new mail.
+  let mailStore: MailStore | undefined;
   const build: GenerationBuilder = async (cfg) => {
     const pipeline = new Pipeline(log);
-    registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log });
+    registerLocalDelivery(pipeline, { directory, mailboxes, hostname: config.hostname, log, onDelivered: (mailbox, folder) => mailStore?.notifyDelivered(mailbox, folder) });
     registerRemoteDelivery(pipeline, { config, resolver, limits, sessions, log, beforeSend: async (delivery, recipients) => queue?.beforeSend(delivery, recipients) });
     try {
       return { pipeline, plugins: await loadPlugins(pipeline, cfg, log, { kv }) };
@@ -119,6 +125,12 @@ export async function startServer(config: PosternConfig, log: Logger = createLog
   let admin: RunningAdmin | undefined;
   try {
     for (const listener of config.smtp.listeners) listeners.push(await startSmtpListener(ctx, listener, tls));
+    if (config.imap.listeners.length > 0 || config.pop3.listeners.length > 0) {
+      mailStore = createMailStore({ db, dataDir: config.dataDir, folders: config.delivery.folders, directory });
+      const mailCtx = { config, directory, store: mailStore, plugins, log };
+      for (const listener of config.imap.listeners) listeners.push(await startImapListener(mailCtx, listener, tls));
+      for (const listener of config.pop3.listeners) listeners.push(await startPop3Listener(mailCtx, listener, tls));
+    }
     if (config.admin.enabled) admin = await startAdmin({ config, log, plugins, reload: () => server.reload(), queue: { store: queueStore, spoolDir: spool.dir } });
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));

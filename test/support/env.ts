@@ -55,6 +55,13 @@ export interface EnvOptions {
   domains?: Array<string | { name: string; catchAll?: string }>;
   users?: Array<string | { address: string; password?: string; quota?: string }>;
   aliases?: Array<{ source: string; targets: string[] }>;
+  /**
+   * IMAP and POP3 listeners on free loopback ports (their ports join `env.ports` by name). None by
+   * default: a test that reads mail asks for them, e.g.
+   * `{ imap: [{ name: 'imap', tls: 'starttls' }], pop3: [{ name: 'pop3s', tls: 'implicit' }] }`.
+   * Other `imap`/`pop3` settings go in `extra.imap` / `extra.pop3` (merged).
+   */
+  mailListeners?: { imap?: Array<{ name: string; tls: 'none' | 'starttls' | 'implicit' }>; pop3?: Array<{ name: string; tls: 'none' | 'starttls' | 'implicit' }> };
   /** Extra top-level config keys (e.g. delivery). */
   extra?: Record<string, unknown>;
   /** Start the server (default true). */
@@ -165,11 +172,14 @@ export async function createEnv(t: Cleanup, options: EnvOptions = {}): Promise<E
   });
   const dir = await tempDir(t);
   const listeners = options.listeners ?? DEFAULT_LISTENERS;
-  const portList = await freePorts(listeners.length + 1);
-  const ports = Object.fromEntries(listeners.map((l, i) => [l.name, portList[i]!]));
+  const imapListeners = options.mailListeners?.imap ?? [];
+  const pop3Listeners = options.mailListeners?.pop3 ?? [];
+  const named = [...listeners, ...imapListeners, ...pop3Listeners];
+  const portList = await freePorts(named.length + 1);
+  const ports = Object.fromEntries(named.map((l, i) => [l.name, portList[i]!]));
   // Tests never send mail to the world: unless a test sets `outbound`, remote mail goes to a relay
   // on a loopback port nobody listens on, so it is deferred (connection refused) at once.
-  const nowhere = portList[listeners.length]!;
+  const nowhere = portList[named.length]!;
   await writeTestCertificate(join(dir, 'tls'));
 
   const testPlugins = options.testPlugins ?? {};
@@ -201,6 +211,8 @@ export async function createEnv(t: Cleanup, options: EnvOptions = {}): Promise<E
     },
     outbound: { smarthost: { host: '127.0.0.1', port: nowhere, tls: 'none' }, connectTimeoutMs: 2000 },
     ...options.extra,
+    imap: { ...(options.extra?.imap as object | undefined), listeners: imapListeners.map((l) => ({ host: '127.0.0.1', port: ports[l.name], ...l })) },
+    pop3: { ...(options.extra?.pop3 as object | undefined), listeners: pop3Listeners.map((l) => ({ host: '127.0.0.1', port: ports[l.name], ...l })) },
   };
   const configPath = join(dir, 'postern.yaml');
   await writeFile(configPath, stringify(config));

@@ -4,12 +4,16 @@ export interface TemplateListeners {
   mx: number;
   submission: number;
   submissions: number;
+  imap: number;
+  imaps: number;
+  pop3: number;
+  pop3s: number;
 }
 
 /** The standard ports on every interface: what a production server uses. */
-export const STANDARD_LISTENERS: TemplateListeners = { host: '0.0.0.0', mx: 25, submission: 587, submissions: 465 };
+export const STANDARD_LISTENERS: TemplateListeners = { host: '0.0.0.0', mx: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995 };
 /** `postern init --local`: loopback and high ports, so a first try needs neither root nor a free port 25. */
-export const LOCAL_LISTENERS: TemplateListeners = { host: '127.0.0.1', mx: 2525, submission: 2587, submissions: 2465 };
+export const LOCAL_LISTENERS: TemplateListeners = { host: '127.0.0.1', mx: 2525, submission: 2587, submissions: 2465, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995 };
 
 export function configTemplate(hostname: string, listeners: TemplateListeners = STANDARD_LISTENERS): string {
   return `# Postern configuration. Reference: docs/reference/config.md
@@ -56,6 +60,19 @@ smtp:
       port: ${listeners.submissions}
       tls: implicit
       auth: required
+
+# Reading mail: IMAP and POP3 for your users' mail clients (docs/guides/mail-clients.md).
+imap:
+  allowInsecureAuth: false   # never accept a password without TLS
+  listeners:
+    - { name: imap,  host: ${listeners.host}, port: ${listeners.imap}, tls: starttls }
+    - { name: imaps, host: ${listeners.host}, port: ${listeners.imaps}, tls: implicit }
+
+pop3:
+  allowInsecureAuth: false
+  listeners:
+    - { name: pop3,  host: ${listeners.host}, port: ${listeners.pop3}, tls: starttls }
+    - { name: pop3s, host: ${listeners.host}, port: ${listeners.pop3s}, tls: implicit }
 
 relay:
   # Clients in these ranges may relay without AUTH, e.g. [127.0.0.1/32, "::1/128"].

@@ -60,6 +60,51 @@ const smarthost = {
   },
 } as const;
 
+/** An IMAP or POP3 listener: like SMTP's, without AUTH modes (login is the point) or greeting delay. */
+const mailboxListener = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'port'],
+  properties: {
+    name: NAME,
+    host: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    port: PORT,
+    tls: { enum: ['none', 'starttls', 'implicit'], default: 'starttls' },
+  },
+};
+
+/** The `imap` and `pop3` sections share their shape; the listeners' defaults differ. */
+function mailboxAccess(defaultListeners: unknown[]) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      // LOGIN/AUTHENTICATE/USER/PASS over a connection without TLS (never, unless you must).
+      allowInsecureAuth: { type: 'boolean', default: false },
+      // Wait this long before answering a failed login.
+      authFailureDelayMs: { type: 'integer', minimum: 0, default: 1000 },
+      // A connection idle this long is closed (IMAP: RFC 3501 asks for at least 30 minutes).
+      idleTimeoutMs: { type: 'integer', minimum: 1000, default: 1_800_000 },
+      // Longest command line, and longest literal (APPEND: the largest message a client may store).
+      maxLineBytes: { type: 'integer', minimum: 1024, default: 65536 },
+      maxLiteralBytes: { type: 'integer', minimum: 1024, default: 52_428_800 },
+      limits: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          connectionsPerIp: { type: 'integer', minimum: 0, default: 20 },
+          maxConnections: { type: 'integer', minimum: 0, default: 1000 },
+          // Failed logins from one address within 10 minutes before it is refused for a while.
+          authFailuresPerIp: { type: 'integer', minimum: 0, default: 10 },
+        },
+      },
+      listeners: { type: 'array', items: mailboxListener, default: defaultListeners },
+    },
+  };
+}
+
 const MANIFEST_SCHEMA_PERMISSIONS = (MANIFEST_SCHEMA.properties as Record<string, object>).permissions;
 
 /** A plugin's section: the keys the host reads; every other key is the plugin's own option. */
@@ -219,6 +264,14 @@ export function configSchema(): SchemaObject {
           routes: { type: 'array', default: [], items: { ...smarthost, required: ['domain', 'host'], properties: { ...smarthost.properties, domain: { type: 'string', minLength: 1 } } } },
         },
       },
+      imap: mailboxAccess([
+        { name: 'imap', host: '0.0.0.0', port: 143, tls: 'starttls' },
+        { name: 'imaps', host: '0.0.0.0', port: 993, tls: 'implicit' },
+      ]),
+      pop3: mailboxAccess([
+        { name: 'pop3', host: '0.0.0.0', port: 110, tls: 'starttls' },
+        { name: 'pop3s', host: '0.0.0.0', port: 995, tls: 'implicit' },
+      ]),
       admin: {
         type: 'object',
         default: {},

@@ -79,6 +79,27 @@ export interface OutboundConfig {
   routes: Array<SmarthostConfig & { domain: string }>;
 }
 
+export interface MailboxListenerConfig {
+  name: string;
+  host: string;
+  port: number;
+  tls: TlsMode;
+}
+
+/** The `imap` and `pop3` sections. */
+export interface MailboxAccessConfig {
+  /** Allow a login without TLS. */
+  allowInsecureAuth: boolean;
+  /** Delay before answering a failed login, ms. */
+  authFailureDelayMs: number;
+  /** Close a connection idle this long, ms. */
+  idleTimeoutMs: number;
+  maxLineBytes: number;
+  maxLiteralBytes: number;
+  limits: { connectionsPerIp: number; maxConnections: number; authFailuresPerIp: number };
+  listeners: MailboxListenerConfig[];
+}
+
 export interface PosternConfig {
   /** The server's host name (greeting, Received, HELO when sending). */
   hostname: string;
@@ -111,6 +132,10 @@ export interface PosternConfig {
   queue: QueueConfig;
   /** How remote mail leaves: MX lookup or smarthost, TLS, connection limits. */
   outbound: OutboundConfig;
+  /** The IMAP server (docs/reference/imap.md). */
+  imap: MailboxAccessConfig;
+  /** The POP3 server (docs/reference/pop3.md). */
+  pop3: MailboxAccessConfig;
   /** The admin HTTP API (fastify): off unless enabled; every request needs the bearer token. */
   admin: {
     enabled: boolean;

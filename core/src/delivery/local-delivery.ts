@@ -11,6 +11,8 @@ export interface LocalDeliveryDeps {
   mailboxes: MailboxStore;
   hostname: string;
   log: Logger;
+  /** Called after a message file landed in a mailbox folder (the IMAP store wakes IDLE sessions). */
+  onDelivered?(mailbox: string, folder: string): void;
 }
 
 /**
@@ -72,7 +74,10 @@ async function writeCopy(delivery: Delivery, recipient: DeliveryRecipient, mailb
     const name = maildirName(delivery.receivedAt, delivery.id, deps.hostname, size);
     // attempt > 1: an earlier attempt (or the process before a crash) may already have written it.
     const path = await maildir.deliver(folder, name, delivery.message, delivery.attempt > 1);
-    if (path) await deps.directory.addUsage(mailbox, size);
+    if (path) {
+      await deps.directory.addUsage(mailbox, size);
+      deps.onDelivered?.(mailbox, folder);
+    }
     return { status: 'delivered', code: 250, enhanced: '2.0.0', message: path ? 'Delivered' : 'Already delivered', destination: `${mailbox}/${folder}` };
   } catch (err) {
     deps.log.error({ err, code: ErrorCode.DELIVERY_FAILED, queueId: delivery.id, mailbox }, 'local delivery failed');

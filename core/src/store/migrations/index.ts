@@ -7,5 +7,6 @@ import type { Migration } from '../migrate.js';
 import { directoryTables } from './001-directory.js';
 import { pluginKvTable } from './002-plugin-kv.js';
 import { queueTables } from './003-queue.js';
+import { mailIndexTables } from './004-mail-index.js';
 
-export const MIGRATIONS: readonly Migration[] = [directoryTables, pluginKvTable, queueTables];
+export const MIGRATIONS: readonly Migration[] = [directoryTables, pluginKvTable, queueTables, mailIndexTables];
