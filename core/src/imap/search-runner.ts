@@ -1,7 +1,7 @@
 import { MailStoreError } from '../mailstore/mail-store.js';
 import type { ImapSession } from './imap-session.js';
 import { headerBounds } from './mime/header.js';
-import { matches, needsBody, needsContent, type SearchKey, type SearchSubject } from './mime/search.js';
+import { matches, matchesContent, needsBody, needsContent, type SearchKey, type SearchSubject } from './mime/search.js';
 
 /** Messages read ahead while a search needs their content. */
 const READ_AHEAD = 16;
@@ -55,6 +55,12 @@ export async function searchFolder(session: ImapSession, key: SearchKey): Promis
       modseq: message.modseq,
       raw: () => read(k),
     };
+    // A header-only key over a cached header block needs no await: the common case of a repeated search.
+    const cached = headerOnly ? cache.header(uid) : undefined;
+    if (cached) {
+      if (matchesContent(key, subject, cached)) hits.push(k);
+      continue;
+    }
     try {
       if (await matches(key, subject)) hits.push(k);
     } catch (err) {

@@ -116,6 +116,18 @@ class Content {
     return this.#header;
   }
 
+  /**
+   * A cheap first look for a header search: false only when `needle` (lower-case) cannot be in
+   * any decoded field: it is plain ASCII without spaces (so folding and case mapping cannot hide
+   * it), the raw header block does not contain it, and there are no encoded words to decode.
+   * Most messages of a search miss, and this spares them the field-by-field decoding.
+   */
+  mayContain(raw: Buffer, needle: string): boolean {
+    if (!/^[\x21-\x7e]+$/.test(needle)) return true;
+    const text = this.#headerBlock(raw).text;
+    return text.includes('=?') || caseless(needle).test(text);
+  }
+
   /** Decoded, lower-cased values of every field named `name` (lower-case). */
   field(raw: Buffer, name: string): string[] {
     let values = this.#fields.get(name);
@@ -145,6 +157,18 @@ class Content {
     }
     return this.#bodyText;
   }
+}
+
+const caselessCache = new Map<string, RegExp>();
+/** A case-insensitive matcher of `needle` as plain text (kept for the next message of the same search). */
+function caseless(needle: string): RegExp {
+  let re = caselessCache.get(needle);
+  if (!re) {
+    re = new RegExp(needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+    if (caselessCache.size > 100) caselessCache.clear();
+    caselessCache.set(needle, re);
+  }
+  return re;
 }
 
 function decodedHeader(raw: Buffer, start: number, end: number): string {
@@ -264,10 +288,10 @@ function evaluate(key: SearchKey, msg: SearchSubject, content: Content): boolean
     }
     case 'header': {
       if (!content.raw) return undefined;
-      const values = content.field(content.raw, key.field.toLowerCase());
-      if (key.value === '') return values.length > 0;
+      if (key.value === '') return content.field(content.raw, key.field.toLowerCase()).length > 0;
       const needle = key.value.toLowerCase();
-      return values.some((v) => v.includes(needle));
+      if (!content.mayContain(content.raw, needle)) return false;
+      return content.field(content.raw, key.field.toLowerCase()).some((v) => v.includes(needle));
     }
     case 'body':
       if (!content.raw) return undefined;
@@ -287,6 +311,13 @@ function evaluate(key: SearchKey, msg: SearchSubject, content: Content): boolean
  * @example
  *   await matches({ op: 'and', keys: [{ op: 'flag', flag: '\\Seen', set: false }, { op: 'header', field: 'subject', value: 'invoice' }] }, msg);
  */
+/** `matches` when the content is at hand already (a cached header block for a header-only key): no awaits. */
+export function matchesContent(key: SearchKey, msg: SearchSubject, raw: Buffer): boolean {
+  const content = new Content(undefined);
+  content.raw = raw;
+  return evaluate(key, msg, content) ?? false;
+}
+
 export async function matches(key: SearchKey, msg: SearchSubject, parsed?: MimePart): Promise<boolean> {
   const content = new Content(parsed);
   const first = evaluate(key, msg, content);
