@@ -2,9 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 
 /**
  * Stop a helper service started by a test (dnsmasq, smtp-sink, dovecot ...): SIGTERM by pid, then
- * SIGKILL if it is still there after 2 s; resolves when it has exited (`exited`).
+ * SIGKILL if it is still there after `killAfterMs`; resolves when it has exited (`exited`).
  */
-export async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<void>, killAfterMs = 2000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   try {
     process.kill(child.pid, 'SIGTERM');
@@ -17,7 +17,7 @@ export async function stopChild(child: ChildProcess, exited: Promise<void>): Pro
     } catch {
       // already gone
     }
-  }, 2000);
+  }, killAfterMs);
   await exited;
   clearTimeout(timer);
 }

@@ -23,12 +23,13 @@
  *   await dovecot.save('alice', Buffer.from('Subject: hi\r\n\r\nhello\r\n'));
  *   // IMAP on 127.0.0.1:dovecot.imapPort, POP3 on 127.0.0.1:dovecot.pop3Port
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePorts } from './ports.js';
 import { sleep, tempDir, type Cleanup } from './tmp.js';
+import { stopChild } from './child-process.js';
 
 export interface DovecotUser {
   name: string;
@@ -154,7 +155,7 @@ export async function startDovecot(t: Cleanup, options: DovecotOptions): Promise
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     let spawnError: Error | undefined;
     child.once('error', (err) => (spawnError = err));
-    const stop = () => stopChild(child, exited);
+    const stop = () => stopChild(child, exited, 5000);
     t.after(stop);
 
     const deadline = Date.now() + 10_000;
@@ -189,20 +190,3 @@ function runWithInput(command: string, args: string[], input: Buffer): Promise<{
   });
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(child.pid, 'SIGTERM'); // the master stops its services and exits
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
-}

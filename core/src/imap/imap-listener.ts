@@ -1,4 +1,4 @@
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { MailboxListenerConfig } from '../config/types.js';
 import { ErrorCode, PosternError } from '../errors.js';
@@ -11,6 +11,7 @@ import { ImapSession } from './imap-session.js';
 import { tagOf } from './protocol/command-reader.js';
 import { MessageCache } from './message-cache.js';
 import { RecentTracker } from './recent-tracker.js';
+import { listenOn } from '../util/listen.js';
 
 type Shared = Pick<ImapContext, 'guard' | 'recent' | 'cache'>;
 
@@ -100,16 +101,8 @@ export async function startImapListener(ctx: MailboxServerContext, listener: Mai
     server = createNetServer(onConnection(false));
   }
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new PosternError(ErrorCode.LISTEN_FAILED, `listener ${listener.name} cannot listen on ${listener.host}:${listener.port}: ${err.message}`, { listener: listener.name }, { cause: err }));
-    server.once('error', onError);
-    server.listen(listener.port, listener.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  const address = await listenOn(server, listener);
   server.on('error', (err) => ctx.log.warn({ err, listener: listener.name }, 'imap listener error'));
-  const address = server.address() as AddressInfo;
   ctx.log.info({ listener: listener.name, host: address.address, port: address.port, tls: listener.tls }, 'imap listener ready');
   return {
     name: listener.name,

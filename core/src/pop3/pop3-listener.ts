@@ -1,4 +1,4 @@
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContext } from 'node:tls';
 import type { MailboxListenerConfig } from '../config/types.js';
 import { ErrorCode, PosternError } from '../errors.js';
@@ -8,6 +8,7 @@ import type { RunningListener, TlsMaterial } from '../smtp/smtp-listener.js';
 import { MaildropLocks } from './maildrop.js';
 import { Pop3Connection } from './pop3-connection.js';
 import { RespCode } from './response-codes.js';
+import { listenOn } from '../util/listen.js';
 
 /** How long a stopping listener lets a command in progress (a long RETR) finish before it cuts the connection. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -84,15 +85,7 @@ export async function startPop3Listener(ctx: MailboxServerContext, listener: Mai
   if (secure) server.on('tlsClientError', (err: Error, socket: Socket) => ctx.log.debug({ err: err.message, ip: socket.remoteAddress, listener: listener.name }, 'pop3 TLS handshake failed'));
   server.on('error', (err: Error) => ctx.log.warn({ err, listener: listener.name }, 'pop3 listener error'));
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new PosternError(ErrorCode.LISTEN_FAILED, `listener ${listener.name} cannot listen on ${listener.host}:${listener.port}: ${err.message}`, { listener: listener.name }, { cause: err }));
-    server.once('error', onError);
-    server.listen(listener.port, listener.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listenOn(server, listener);
   ctx.log.info({ listener: listener.name, host: address.address, port: address.port, tls: listener.tls }, 'pop3 listener ready');
 
   return {
