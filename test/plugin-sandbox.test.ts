@@ -2,10 +2,12 @@
  * Untrusted plugins in the vm2 sandbox (core/src/plugin-host/sandbox): a well-behaved one decides by
  * its rule through the real Pipeline; escape attempts get nothing; a runaway loop (before or after
  * an await) is stopped and the next call works; capabilities exist only when granted, and the
- * net grant lets through exactly the listed host:port. Plugin sources are the CommonJS a bundler
- * would produce (ESM is accepted too).
+ * net grant lets through exactly the listed host:port. Each plugin runs in a worker thread of its
+ * own: one that runs out of memory dies alone, and workers are released with their plugin. Plugin
+ * sources are the CommonJS a bundler would produce (ESM is accepted too).
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runInNewContext } from 'node:vm';
@@ -65,7 +67,7 @@ function tx(domain: string, message?: string): TestTx {
 /** A Pipeline with one sandboxed plugin set up on it, its taps guarded with `timeoutMs`. */
 async function pipelineWith(source: string, name: string, grants: SandboxGrants = {}, options: Partial<SandboxOptions> & { pluginOptions?: Record<string, unknown> } = {}) {
   const timeoutMs = options.timeoutMs ?? 5000;
-  const plugin = loadSandboxedPlugin(source, `${name}.cjs`, grants, { plugin: name, timeoutMs, ...options });
+  const plugin = await loadSandboxedPlugin(source, `${name}.cjs`, grants, { plugin: name, timeoutMs, ...options });
   const pipeline = new Pipeline(silent);
   const owner: TapOwner = { plugin: name, timeoutMs, failOpen: false };
   await plugin.setup(pipeline.apiFor(owner, { ...plugin.defaults, ...options.pluginOptions }, silent, 'mx.example.test'));
@@ -115,9 +117,10 @@ describe('a well-behaved sandboxed plugin', () => {
   });
 
   test('its validate runs in the sandbox and its options come from the host', async () => {
-    const plugin = loadSandboxedPlugin(BLOCK_SPAM, 'block-spam.cjs', {}, { plugin: 'block-spam' });
-    assert.deepEqual(plugin.validate?.({ domains: 'spam.test' }), ['domains: must be a list of domains']);
-    assert.deepEqual(plugin.validate?.({ domains: [] }), []);
+    const plugin = await loadSandboxedPlugin(BLOCK_SPAM, 'block-spam.cjs', {}, { plugin: 'block-spam' });
+    assert.deepEqual(await plugin.validate?.({ domains: 'spam.test' }), ['domains: must be a list of domains']);
+    assert.deepEqual(await plugin.validate?.({ domains: [] }), []);
+    plugin.dispose();
     const { pipeline } = await pipelineWith(BLOCK_SPAM, 'block-spam', {}, { pluginOptions: { domains: ['other.test'] } });
     assert.equal(await pipeline.decide('mailFrom', session(), tx('spam.test')), undefined);
     assert.equal((await pipeline.decide('mailFrom', session(), tx('other.test')))?.action, 'reject');
@@ -371,9 +374,9 @@ describe('escape attempts get nothing', () => {
     assert.equal(runInNewContext(`${PROBES}; attempt(() => this.constructor.constructor('return process')())`), 'GOT IT');
   });
 
-  test('a module that needs a Node built-in does not load', () => {
+  test('a module that needs a Node built-in does not load', async () => {
     const source = `const fs = require('fs'); module.exports = { name: 'needs-fs', setup() {} };`;
-    assert.throws(() => loadSandboxedPlugin(source, 'needs-fs.cjs', {}, { plugin: 'needs-fs' }), (err: unknown) => {
+    await assert.rejects(loadSandboxedPlugin(source, 'needs-fs.cjs', {}, { plugin: 'needs-fs' }), (err: unknown) => {
       assert.ok(isPosternError(err, ErrorCode.PLUGIN_LOAD_FAILED));
       assert.match(err.message, /MODULE_NOT_FOUND/);
       return true;
@@ -382,7 +385,7 @@ describe('escape attempts get nothing', () => {
 
   test('a sandboxed plugin cannot tap deliver (it would hold the live Delivery)', async () => {
     const source = `module.exports = { name: 'router', setup(api) { api.tap('deliver', () => {}); } };`;
-    const plugin = loadSandboxedPlugin(source, 'router.cjs', {}, { plugin: 'router' });
+    const plugin = await loadSandboxedPlugin(source, 'router.cjs', {}, { plugin: 'router' });
     await assert.rejects(hostTaps(plugin), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_LOAD_FAILED) && /cannot tap deliver/.test(err.message));
   });
 });
@@ -427,9 +430,10 @@ describe('runaway code is stopped', () => {
   });
 
   test('the stop is a PLUGIN_SANDBOX_TIMEOUT error', async () => {
-    const plugin = loadSandboxedPlugin(RUNAWAY, 'runaway.cjs', {}, { plugin: 'runaway', timeoutMs: 100 });
+    const plugin = await loadSandboxedPlugin(RUNAWAY, 'runaway.cjs', {}, { plugin: 'runaway', timeoutMs: 100 });
     const { taps } = await hostTaps(plugin);
-    assert.throws(() => taps.get('mailFrom')!(session(), tx('loop.test')), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_TIMEOUT));
+    await assert.rejects(async () => taps.get('mailFrom')!(session(), tx('loop.test')), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_TIMEOUT));
+    plugin.dispose();
   });
 
   test('an async tap that never resolves hits the guard timeout, and the next call works', async () => {
@@ -442,9 +446,9 @@ describe('runaway code is stopped', () => {
     assert.equal((await pipeline.decide('mailFrom', session(), tx('spam.test')))?.action, 'reject');
   });
 
-  test('a module whose top level never ends does not load', () => {
-    assert.throws(
-      () => loadSandboxedPlugin('for (;;) {}', 'spin.cjs', {}, { plugin: 'spin', timeoutMs: 100 }),
+  test('a module whose top level never ends does not load', async () => {
+    await assert.rejects(
+      loadSandboxedPlugin('for (;;) {}', 'spin.cjs', {}, { plugin: 'spin', timeoutMs: 100 }),
       (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_TIMEOUT),
     );
   });
@@ -573,14 +577,16 @@ describe('capabilities, only when granted', () => {
     for (const grant of [true, false]) {
       const lines: Array<Record<string, unknown>> = [];
       const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-      await hostTaps(loadSandboxedPlugin(source, 'talker.cjs', { log: grant }, { plugin: 'talker' }), log);
+      const plugin = await loadSandboxedPlugin(source, 'talker.cjs', { log: grant }, { plugin: 'talker' });
+      await hostTaps(plugin, log);
+      plugin.dispose();
       await new Promise((resolve) => setImmediate(resolve));
       if (grant) assert.deepEqual(lines.map((l) => [l.answer, l.msg]), [[42, 'hello from the sandbox']]);
       else assert.deepEqual(lines, []);
     }
   });
 
-  test('grants are what the manifest asks for AND the admin granted; bad grants are refused', () => {
+  test('grants are what the manifest asks for AND the admin granted; bad grants are refused', async () => {
     assert.deepEqual(effectiveGrants({ dns: true, kv: true, net: ['a.test:25', '[::1]:2525'] }, { dns: true, net: ['A.test:25', '[::1]:2525', 'b.test:25'] }), {
       dns: true,
       kv: false,
@@ -588,13 +594,13 @@ describe('capabilities, only when granted', () => {
       net: ['a.test:25', '[::1]:2525'],
     });
     for (const bad of [{ net: ['a.test'] }, { net: ['a.test:70000'] }, { fs: 'rw' }, { shell: true }, { dns: 'yes' }]) {
-      assert.throws(() => loadSandboxedPlugin(BLOCK_SPAM, 'x.cjs', bad as SandboxGrants, { plugin: 'block-spam' }), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_GRANTS_INVALID), JSON.stringify(bad));
+      await assert.rejects(loadSandboxedPlugin(BLOCK_SPAM, 'x.cjs', bad as SandboxGrants, { plugin: 'block-spam' }), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_GRANTS_INVALID), JSON.stringify(bad));
     }
   });
 });
 
 describe('load errors name the plugin', () => {
-  test('a syntax error, a missing plugin, a wrong name', () => {
+  test('a syntax error, a missing plugin, a wrong name', async () => {
     const cases: Array<[string, RegExp]> = [
       ['module.exports = { name: "x", setup( {', /x\.cjs:1:/],
       ['module.exports = 42;', /does not export a plugin/],
@@ -602,7 +608,7 @@ describe('load errors name the plugin', () => {
       ['throw new Error("top-level boom");', /top-level boom/],
     ];
     for (const [source, message] of cases) {
-      assert.throws(() => loadSandboxedPlugin(source, 'x.cjs', {}, { plugin: 'x' }), (err: unknown) => {
+      await assert.rejects(loadSandboxedPlugin(source, 'x.cjs', {}, { plugin: 'x' }), (err: unknown) => {
         assert.ok(isPosternError(err, ErrorCode.PLUGIN_LOAD_FAILED), String(err));
         assert.match(err.message, message);
         assert.match(err.message, /^plugin x: /);
@@ -612,7 +618,135 @@ describe('load errors name the plugin', () => {
   });
 
   test('setup that throws fails the setup (the loader reports it)', async () => {
-    const plugin = loadSandboxedPlugin('module.exports = { name: "x", async setup() { await null; throw new Error("no config"); } };', 'x.cjs', {}, { plugin: 'x' });
+    const plugin = await loadSandboxedPlugin('module.exports = { name: "x", async setup() { await null; throw new Error("no config"); } };', 'x.cjs', {}, { plugin: 'x' });
     await assert.rejects(hostTaps(plugin), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_LOAD_FAILED) && /^plugin x: setup threw: .*no config/.test(err.message));
+  });
+});
+
+describe('the worker thread', () => {
+  /** Threads of this process (Linux), to see that workers are released. */
+  const threads = () => readdirSync('/proc/self/task').length;
+
+  const HOG = `
+    const { definePlugin, reject } = require('@postern/sdk');
+    let calls = 0;
+    module.exports = definePlugin({
+      name: 'hog',
+      setup(api) {
+        api.tap('mailFrom', (session, tx) => {
+          calls++;
+          const keep = [];
+          if (tx.mailFrom.domain === 'heap.test') for (;;) keep.push(new Array(100000).fill(calls));
+          if (tx.mailFrom.domain === 'buffers.test') { globalThis.hoard = globalThis.hoard || []; for (let i = 0; i < 12; i++) globalThis.hoard.push(new Uint8Array(4 * 1024 * 1024).fill(1)); return undefined; }
+          return reject('calls ' + calls);
+        });
+      },
+    });`;
+
+  function capture() {
+    const lines: Array<Record<string, unknown>> = [];
+    return { lines, log: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }) };
+  }
+
+  test('a plugin that allocates without bound dies alone: 451 4.3.0, logged, and a new worker serves the next call', async () => {
+    const { lines, log } = capture();
+    const plugin = await loadSandboxedPlugin(HOG, 'hog.cjs', {}, { plugin: 'hog', timeoutMs: 10_000, memoryMb: 32 });
+    const pipeline = new Pipeline(log);
+    await plugin.setup(pipeline.apiFor({ plugin: 'hog', timeoutMs: 10_000, failOpen: false }, {}, log, 'mx.example.test'));
+    assert.equal((await pipeline.decide('mailFrom', session(), tx('a.test')))?.message, 'calls 1');
+    const verdict = await pipeline.decide('mailFrom', session(), tx('heap.test'));
+    assert.equal(verdict?.code, 451);
+    assert.equal(verdict?.enhanced, '4.3.0');
+    assert.equal(verdict?.reason, `hog: ${ErrorCode.PLUGIN_TAP_FAILED}`);
+    const crash = lines.find((l) => l.code === ErrorCode.PLUGIN_SANDBOX_CRASHED);
+    assert.ok(crash, 'the crash is logged with its code');
+    assert.match(String(crash.msg), /ran out of memory/);
+    // A fresh worker: the plugin's module state starts over, and the server was never at risk.
+    assert.equal((await pipeline.decide('mailFrom', session(), tx('a.test')))?.message, 'calls 1');
+    await pipeline.shutdown();
+  });
+
+  test('ArrayBuffers piled up across calls (outside the heap limit) stop the worker too', async () => {
+    const { lines, log } = capture();
+    const plugin = await loadSandboxedPlugin(HOG, 'hog.cjs', {}, { plugin: 'hog', timeoutMs: 10_000, memoryMb: 32 });
+    const pipeline = new Pipeline(log);
+    await plugin.setup(pipeline.apiFor({ plugin: 'hog', timeoutMs: 10_000, failOpen: false }, {}, log, 'mx.example.test'));
+    // 48 MB per call, kept: over the 64 MB allowance (twice the heap limit) after the second call.
+    for (let i = 0; i < 2; i++) assert.equal(await pipeline.decide('mailFrom', session(), tx('buffers.test')), undefined);
+    const started = Date.now();
+    while (!lines.some((l) => l.code === ErrorCode.PLUGIN_SANDBOX_CRASHED) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 100));
+    assert.match(String(lines.find((l) => l.code === ErrorCode.PLUGIN_SANDBOX_CRASHED)?.msg), /held more than 64 MB of Buffers/);
+    assert.equal((await pipeline.decide('mailFrom', session(), tx('a.test')))?.message, 'calls 1');
+    await pipeline.shutdown();
+  });
+
+  test('a message over 4 MiB is refused as tx.message (vm2 would need ~64 bytes of heap per byte to hand it over)', async () => {
+    const source = `
+      module.exports = { name: 'reader', setup(api) {
+        api.tap('data', (session, tx) => {
+          try { return { action: 'reject', reason: 'read ' + tx.message.length }; } catch (e) { return { action: 'reject', reason: e.code }; }
+        });
+      } };`;
+    const { pipeline } = await pipelineWith(source, 'reader');
+    assert.equal((await pipeline.decide('data', session(), tx('a.test', 'x'.repeat(1000))))?.reason, 'read 1000');
+    assert.equal((await pipeline.decide('data', session(), tx('a.test', 'x'.repeat(4 * 1024 * 1024 + 1))))?.reason, ErrorCode.PLUGIN_SANDBOX_LIMIT);
+    await pipeline.shutdown();
+  });
+
+  test('after a runaway loop, calls waiting behind it fail, and the new worker serves the next call', async () => {
+    const source = `
+      const { definePlugin, reject } = require('@postern/sdk');
+      module.exports = definePlugin({
+        name: 'queued',
+        setup(api) {
+          api.tap('mailFrom', (session, tx) => {
+            if (tx.mailFrom.domain === 'loop.test') for (;;) {}
+            return reject('fine');
+          });
+        },
+      });`;
+    const plugin = await loadSandboxedPlugin(source, 'queued.cjs', {}, { plugin: 'queued', timeoutMs: 200 });
+    const { taps } = await hostTaps(plugin);
+    const tap = taps.get('mailFrom')!;
+    const looping = Promise.resolve().then(() => tap(session(), tx('loop.test')));
+    const behind = Promise.resolve().then(() => tap(session(), tx('a.test')));
+    await assert.rejects(looping, (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_TIMEOUT));
+    await assert.rejects(behind, (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_CRASHED));
+    assert.deepEqual(await tap(session(), tx('a.test')), { action: 'reject', message: 'fine' });
+    plugin.dispose();
+  });
+
+  test('a plugin whose workers keep dying is restarted with a delay, and calls fail fast meanwhile', async () => {
+    const source = `
+      const { definePlugin, reject } = require('@postern/sdk');
+      module.exports = definePlugin({
+        name: 'looper',
+        setup(api) { api.tap('mailFrom', (session, tx) => { if (tx.mailFrom.domain === 'loop.test') for (;;) {} return reject('fine'); }); },
+      });`;
+    const plugin = await loadSandboxedPlugin(source, 'looper.cjs', {}, { plugin: 'looper', timeoutMs: 100 });
+    const { taps } = await hostTaps(plugin);
+    const tap = async (domain: string) => taps.get('mailFrom')!(session(), tx(domain));
+    for (let i = 0; i < 4; i++) await assert.rejects(tap('loop.test'), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_TIMEOUT));
+    // The fourth death within a minute: the next worker starts in 1 s; until then calls fail at once.
+    const started = Date.now();
+    await assert.rejects(tap('a.test'), (err: unknown) => isPosternError(err, ErrorCode.PLUGIN_SANDBOX_CRASHED));
+    assert.ok(Date.now() - started < 50, 'failed fast');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(await tap('a.test'), { action: 'reject', message: 'fine' });
+    plugin.dispose();
+  });
+
+  test('disposing, or shutting the pipeline down, releases the worker threads', async () => {
+    const before = threads();
+    for (let i = 0; i < 5; i++) {
+      const { plugin, pipeline } = await pipelineWith(BLOCK_SPAM, 'block-spam');
+      assert.equal((await pipeline.decide('mailFrom', session(), tx('spam.test')))?.action, 'reject');
+      if (i % 2 === 0) await pipeline.shutdown();
+      else plugin.dispose();
+    }
+    // Threads end asynchronously after terminate(); the spare goes when no plugin is left.
+    const started = Date.now();
+    while (threads() > before && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(threads() <= before, `threads: ${before} before, ${threads()} after`);
   });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // What plugins cost: messages/second through the hook pipeline with 0, 10 and 50 trivial trusted
 // taps and with 10 sandboxed taps; hot-reload time (config change to new generation serving) for
-// 1 and 20 plugins; heap after 100 reloads.
+// 1 and 20 plugins; heap after 100 reloads; threads after 100 reloads of sandboxed plugins.
 //
 //   npm run build && node --expose-gc test/bench/plugin-overhead.mjs
 //
@@ -13,7 +13,7 @@
 // Targets (issue "Plugin host"): 50 trusted taps < 10% throughput loss vs none; a sandboxed tap
 // call < 150 µs; reload of 20 plugins < 200 ms; heap flat over 100 reloads.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -68,7 +68,7 @@ async function sandboxedPipeline(taps) {
     const name = `s${i}`;
     const source = `const { definePlugin } = require('@postern/sdk');
 module.exports = definePlugin({ name: '${name}', setup(api) { api.tap('${HOOKS[i % HOOKS.length]}', () => undefined); } });`;
-    const plugin = loadSandboxedPlugin(source, `${name}.cjs`, {}, { plugin: name, timeoutMs: 5000 });
+    const plugin = await loadSandboxedPlugin(source, `${name}.cjs`, {}, { plugin: name, timeoutMs: 5000 });
     await plugin.setup(pipeline.apiFor({ plugin: name, timeoutMs: 5000, failOpen: false }, {}, log, 'bench.test'));
   }
   return pipeline;
@@ -87,7 +87,7 @@ console.log(`  per tap call: trusted ${perTrustedCall.toFixed(2)} µs, sandboxed
 console.log(`  (the "% below" above compares with a pipeline that does nothing; what taps cost a real message is below)`);
 
 // ---- reload: real plugin folders, real loader, real PluginHost
-async function reloadBench(count) {
+async function reloadBench(count, sandboxed = 0) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'postern-reload-bench-'));
   const pluginsDir = path.join(dir, 'bench-plugins');
   const sections = [];
@@ -96,7 +96,7 @@ async function reloadBench(count) {
     mkdirSync(path.join(pluginsDir, name), { recursive: true });
     writeFileSync(path.join(pluginsDir, name, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', main: 'index.js', postern: { name, engine: '*', hooks: ['mailFrom'], options: { type: 'object' } } }));
     writeFileSync(path.join(pluginsDir, name, 'index.js'), `export default { name: '${name}', setup(api) { api.tap('mailFrom', () => undefined); } };\n`);
-    sections.push(`  ${name}: { enabled: true }`);
+    sections.push(`  ${name}: { enabled: true${i < sandboxed ? ', sandbox: true' : ''} }`);
   }
   const configPath = path.join(dir, 'postern.yaml');
   const text = `hostname: bench.test\ndataDir: ./data\nsmtp:\n  listeners: [{ name: mx, host: 127.0.0.1, port: 2525, tls: none, auth: none }]\nplugins:\n  paths: [./bench-plugins]\n${sections.join('\n')}\n`;
@@ -139,6 +139,28 @@ for (const count of [1, 20]) {
   await host.close();
   rmSync(r.dir, { recursive: true, force: true });
   console.log(`  heap over ${RELOADS} reloads of 20 plugins: ${before.toFixed(1)} MB -> ${after.toFixed(1)} MB (${(after - before).toFixed(2)} MB)${globalThis.gc ? '' : ' (run with --expose-gc for a stable figure)'}`);
+}
+
+// ---- threads over many reloads with sandboxed plugins (a worker thread each): old generations
+// must give theirs back
+{
+  const SANDBOXED = 5;
+  const threads = () => readdirSync('/proc/self/task').length;
+  const r = await reloadBench(SANDBOXED, SANDBOXED);
+  const host = await PluginHost.start(r.config, r.build, log);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 500)); // terminate() is asynchronous
+  for (let i = 0; i < 5; i++) await host.reload(r.config);
+  await settle();
+  const before = threads();
+  const t0 = performance.now();
+  for (let i = 0; i < RELOADS; i++) await host.reload(r.config);
+  const ms = (performance.now() - t0) / RELOADS;
+  await settle();
+  const after = threads();
+  await host.close();
+  await settle();
+  rmSync(r.dir, { recursive: true, force: true });
+  console.log(`  threads over ${RELOADS} reloads of ${SANDBOXED} sandboxed plugins: ${before} -> ${after} (${ms.toFixed(0)} ms per reload); after close: ${threads()}`);
 }
 
 // ---- the same through a running server: Postfix's smtp-source against Postern with N taps

@@ -73,8 +73,8 @@ const mailboxListener = {
   },
 };
 
-/** The `imap` and `pop3` sections share their shape; the listeners' defaults differ. */
-function mailboxAccess(defaultListeners: unknown[]) {
+/** The `imap` and `pop3` sections share their shape. */
+function mailboxAccess() {
   return {
     type: 'object',
     additionalProperties: false,
@@ -100,7 +100,7 @@ function mailboxAccess(defaultListeners: unknown[]) {
           authFailuresPerIp: { type: 'integer', minimum: 0, default: 10 },
         },
       },
-      listeners: { type: 'array', items: mailboxListener, default: defaultListeners },
+      listeners: { type: 'array', items: mailboxListener, default: [] },
     },
   };
 }
@@ -264,14 +264,10 @@ export function configSchema(): SchemaObject {
           routes: { type: 'array', default: [], items: { ...smarthost, required: ['domain', 'host'], properties: { ...smarthost.properties, domain: { type: 'string', minLength: 1 } } } },
         },
       },
-      imap: mailboxAccess([
-        { name: 'imap', host: '0.0.0.0', port: 143, tls: 'starttls' },
-        { name: 'imaps', host: '0.0.0.0', port: 993, tls: 'implicit' },
-      ]),
-      pop3: mailboxAccess([
-        { name: 'pop3', host: '0.0.0.0', port: 110, tls: 'starttls' },
-        { name: 'pop3s', host: '0.0.0.0', port: 995, tls: 'implicit' },
-      ]),
+      // No IMAP/POP3 listeners unless the file names them (postern init writes the standard ones), so
+      // a config written before they existed does not start opening ports 110/143/993/995.
+      imap: mailboxAccess(),
+      pop3: mailboxAccess(),
       admin: {
         type: 'object',
         default: {},

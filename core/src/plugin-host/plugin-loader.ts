@@ -10,7 +10,7 @@ import { compilePlugin } from './compile.js';
 import { discoverPlugins, type Discovery, type PluginSource } from './discover.js';
 import { planPlugins, type PlannedPlugin } from './load-plan.js';
 import { resolvePluginOptions } from './manifest.js';
-import { effectiveGrants, loadSandboxedPlugin, MemoryKvStore, type KvStore } from './sandbox/index.js';
+import { effectiveGrants, loadSandboxedPlugin, MemoryKvStore, reserveSandboxThreads, type KvStore, type SandboxedPlugin } from './sandbox/index.js';
 
 /** First-party plugins ship beside core: <repo>/plugins/<name>. */
 export const FIRST_PARTY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../plugins');
@@ -65,7 +65,14 @@ export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log
     log.warn({ plugin: problem.name, dir: problem.dir, code: problem.error.code, err: problem.error.message }, 'plugin found but unusable (matters only if enabled)');
   }
   const loaded: LoadedPlugin[] = [];
-  for (const planned of planPlugins(discovery, config)) loaded.push(await loadOne(pipeline, planned, config, log, kv));
+  const plan = planPlugins(discovery, config);
+  // Sandboxed plugins run in worker threads, which take a while to boot: start them all now.
+  const release = reserveSandboxThreads(plan.filter((p) => !p.trusted).length);
+  try {
+    for (const planned of plan) loaded.push(await loadOne(pipeline, planned, config, log, kv));
+  } finally {
+    release();
+  }
   return loaded;
 }
 
@@ -76,12 +83,13 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
   const schemaOptions = resolvePluginOptions(plugin.manifest, section);
   const compiled = await compilePlugin(plugin.dir, plugin.manifest, { cacheDir: compileCacheDir(config), format: trusted ? 'esm' : 'cjs' });
 
-  let def: PluginDefinition;
+  let def: PluginDefinition | SandboxedPlugin;
+  let sandboxed: SandboxedPlugin | undefined;
   if (trusted) {
     def = await importDefinition(name, compiled.file);
   } else {
     const grants = effectiveGrants(plugin.manifest.permissions, section.grants ?? {}, name);
-    def = loadSandboxedPlugin(await readFile(compiled.file, 'utf8'), compiled.file, grants, {
+    def = sandboxed = await loadSandboxedPlugin(await readFile(compiled.file, 'utf8'), compiled.file, grants, {
       plugin: name,
       timeoutMs,
       kv,
@@ -90,8 +98,16 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
   }
 
   const options: Record<string, unknown> = { ...(def.defaults as Record<string, unknown> | undefined), ...schemaOptions };
-  const errors = def.validate?.(options) ?? [];
+  let errors: string[];
+  try {
+    errors = (await def.validate?.(options)) ?? [];
+  } catch (err) {
+    sandboxed?.dispose();
+    throw err;
+  }
   if (errors.length > 0) {
+    // A sandboxed plugin's worker thread would outlive the failed load: until setup, nothing else stops it.
+    sandboxed?.dispose();
     throw new PosternError(ErrorCode.PLUGIN_OPTIONS_INVALID, `plugin ${name}: invalid options: ${errors.map((e) => `plugins.${name}.${e}`).join('; ')}`, { plugin: name, errors });
   }
   const owner = { plugin: name, timeoutMs, failOpen: section.failOpen ?? false };

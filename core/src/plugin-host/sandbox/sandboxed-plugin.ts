@@ -1,26 +1,24 @@
 import {
-  DELIVERY_HOOKS,
   DeliverStage,
+  DELIVERY_HOOKS,
   EVENT_HOOKS,
   POLICY_HOOKS,
   Stage,
   type HookName,
   type PluginApi,
-  type PluginDefinition,
-  type PluginLogger,
   type TapFn,
   type TapOptions,
 } from '@postern/sdk';
-import { VM, VMScript, type VMOptions } from 'vm2';
 import { ErrorCode, PosternError, type ErrorCodeValue } from '../../errors.js';
 import { createSandboxResolver, type DnsSettings, type SandboxDnsResolver } from './dns-resolver.js';
 import { checkGrants, type SandboxGrants } from './grants.js';
-import { createHostBindings } from './host-bindings.js';
-import { applyEffects, copyVerdict, encodeArgs, parseAnswer } from './hook-snapshot.js';
+import { createHostOps, type CapabilityOp, type HostOps } from './host-bindings.js';
+import { applyEffects, copyVerdict, encodeArgs, parseAnswer, type EncodedArgs } from './hook-snapshot.js';
 import { MemoryKvStore, type KvStore } from './kv-store.js';
-import { isWatchdogTimeout, runWithTimeout } from './run-with-timeout.js';
-import { RUNTIME_SOURCE, type SandboxRuntime } from './sandbox-runtime.js';
+import { BUFFER_LIMIT, type Entry, type Op } from './sandbox-protocol.js';
 import { toSandboxScript } from './sandbox-source.js';
+import type { CallInfo, SandboxThread } from './sandbox-thread.js';
+import { DEFAULT_MEMORY_MB, takeThread } from './thread-pool.js';
 
 export interface SandboxOptions {
   /**
@@ -30,12 +28,14 @@ export interface SandboxOptions {
    */
   plugin: string;
   /**
-   * Longest any entry into the sandbox may run before it is stopped, in ms; also how long an
-   * async setup or shutdown callback may take, and the tap guard's timeout for the plugin's taps.
-   * A tap's own `timeoutMs` can lower it for that tap, never raise it. Pass the plugin's
+   * Longest any entry into the sandbox may run before its worker is stopped, in ms; also how long
+   * an async setup or shutdown callback may take, and the tap guard's timeout for the plugin's
+   * taps. A tap's own `timeoutMs` can lower it for that tap, never raise it. Pass the plugin's
    * configured `timeoutMs`. Default 5000.
    */
   timeoutMs?: number;
+  /** Heap limit of the plugin's worker thread, MB. Default 128 (DEFAULT_MEMORY_MB). */
+  memoryMb?: number;
   /** Backing store of the `kv` grant. Default: a MemoryKvStore of this plugin alone. */
   kv?: KvStore;
   /** Resolver of the `dns` grant: config `dns` settings, or a ready resolver (tests). */
@@ -43,36 +43,53 @@ export interface SandboxOptions {
 }
 
 /**
- * A plugin running in a vm2 sandbox, in the shape the loader and pipeline already use for trusted
- * plugins (PluginDefinition). One instance is one sandbox: set it up once, on one pipeline.
+ * A plugin running in a vm2 sandbox in its own worker thread, in nearly the shape the loader and
+ * pipeline use for trusted plugins (PluginDefinition; `validate` is async here). One instance is
+ * one plugin: set it up once, on one pipeline.
  */
-export interface SandboxedPlugin extends PluginDefinition<Record<string, unknown>> {
+export interface SandboxedPlugin {
   readonly name: string;
   readonly defaults: Readonly<Record<string, unknown>> | undefined;
   /** What the sandbox was given (see effectiveGrants). */
   readonly grants: Readonly<SandboxGrants>;
   /** Present only when the plugin defines `validate`; runs in the sandbox. */
-  validate?(options: Record<string, unknown>): string[];
+  validate?(options: Record<string, unknown>): Promise<string[]>;
   /** Runs the plugin's setup in the sandbox; its taps are registered on `api` as host functions. */
   setup(api: PluginApi<Record<string, unknown>>): Promise<void>;
   /**
-   * Close the plugin's sockets, fail its pending calls and refuse any further call into the
-   * sandbox. Idempotent; runs by itself when the pipeline shuts the plugin down.
+   * Stop the worker, close the plugin's sockets and fail its pending calls; nothing enters the
+   * sandbox afterwards. Idempotent; runs by itself when the pipeline shuts the plugin down.
    */
   dispose(): void;
 }
 
-/** Bytes a single Buffer allocation inside the sandbox may take (vm2 `bufferAllocLimit`). */
-const BUFFER_ALLOC_LIMIT = 32 * 1024 * 1024;
 /** How much longer than its timeout a pending call is remembered (the tap guard gives up first). */
 const PENDING_GRACE_MS = 1000;
+/** 'init' runs the runtime's factory and vm2's compile of the bundle (no plugin code): a fixed, generous bound. */
+const INIT_LIMIT_MS = 10_000;
+/** After a failed restart, calls fail at once for this long before the next attempt. */
+const RESTART_BACKOFF_MS = 1000;
+/**
+ * Workers that die this often (stopped or crashed) in RESTART_WINDOW_MS are replaced at once;
+ * beyond that the next one waits 1 s, 2 s, 4 s... (at most MAX_RESTART_DELAY_MS), and calls fail
+ * at once meanwhile: a plugin that dies on every call must not keep the server booting workers.
+ */
+const FREE_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+const MAX_RESTART_DELAY_MS = 30_000;
 const HOOKS: ReadonlySet<string> = new Set<string>([...POLICY_HOOKS, ...EVENT_HOOKS]);
 
-/** Compiled once: a VMScript is not bound to a VM. */
-const runtimeScript = new VMScript(RUNTIME_SOURCE, { filename: 'postern-sandbox-runtime.js' });
+/** One worker running the plugin; a stopped or crashed one is replaced by a new incarnation. */
+interface Incarnation {
+  thread: SandboxThread;
+  ops: HostOps;
+  /** Set up again after a restart: its tap and onShutdown registrations are already known. */
+  replay: boolean;
+}
 
 interface Pending {
-  resolve(answer: string): void;
+  inc: Incarnation;
+  resolve(answer: string | null): void;
   reject(err: PosternError): void;
   timer: NodeJS.Timeout;
 }
@@ -81,134 +98,65 @@ function isSandboxName(name: string): boolean {
   return /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(name);
 }
 
+const info = (what: string, code: ErrorCodeValue, details: Record<string, unknown>): CallInfo => ({ what, code, details });
+
 /**
- * Load an untrusted plugin's code into a vm2 sandbox. `source` is the plugin's JavaScript, ideally
- * built by the loader with SANDBOX_BUILD_OPTIONS (CommonJS, async lowered); ESM or plain CommonJS
- * (`module.exports = definePlugin({...})` or `exports.default = ...`) also works, since it is
- * compiled again here. `require` knows only `@postern/sdk` (a stub with the pure helpers). The
- * module's top level runs now, bounded by `timeoutMs`.
+ * Load an untrusted plugin's code into a vm2 sandbox in a worker thread of its own. `source` is
+ * the plugin's JavaScript, ideally built by the loader with SANDBOX_BUILD_OPTIONS (CommonJS, async
+ * lowered); ESM or plain CommonJS (`module.exports = definePlugin({...})` or `exports.default = ...`)
+ * also works, since it is compiled again here. `require` knows only `@postern/sdk` (a stub with the
+ * pure helpers). The module's top level runs now, bounded by `timeoutMs`.
  *
- * Throws PLUGIN_LOAD_FAILED (syntax, no plugin exported, name mismatch, the module threw),
- * PLUGIN_SANDBOX_TIMEOUT (the module's top level did not finish) or PLUGIN_GRANTS_INVALID.
+ * Rejects with PLUGIN_LOAD_FAILED (syntax, no plugin exported, name mismatch, the module threw),
+ * PLUGIN_SANDBOX_TIMEOUT (the module's top level did not finish), PLUGIN_SANDBOX_CRASHED (the
+ * worker died) or PLUGIN_GRANTS_INVALID.
  * @example
- * const plugin = loadSandboxedPlugin(code, 'block-spam.cjs', { log: true }, { plugin: 'block-spam', timeoutMs: 200 });
+ * const plugin = await loadSandboxedPlugin(code, 'block-spam.cjs', { log: true }, { plugin: 'block-spam', timeoutMs: 200 });
  * await plugin.setup(pipeline.apiFor(owner, options, log, hostname));
  */
-export function loadSandboxedPlugin(source: string, filename: string, grants: SandboxGrants, options: SandboxOptions): SandboxedPlugin {
+export async function loadSandboxedPlugin(source: string, filename: string, grants: SandboxGrants, options: SandboxOptions): Promise<SandboxedPlugin> {
   const plugin = options.plugin;
   if (!isSandboxName(plugin)) throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `sandbox: "${plugin}" is not a plugin name (kebab-case)`, { plugin });
   const granted = checkGrants(grants, plugin);
   const netTargets = granted.net ?? [];
   const defaultMs = options.timeoutMs ?? 5000;
+  const memoryMb = options.memoryMb ?? DEFAULT_MEMORY_MB;
   const script = toSandboxScript(source, filename, plugin);
+  const kv = granted.kv ? (options.kv ?? new MemoryKvStore()) : undefined;
+  const resolver = granted.dns ? (options.dns?.resolver ?? createSandboxResolver(options.dns)) : undefined;
+  const config = JSON.stringify({
+    name: plugin,
+    grants: { dns: granted.dns === true, kv: granted.kv === true, log: granted.log === true, net: netTargets.length > 0 },
+    codes: { denied: ErrorCode.PLUGIN_SANDBOX_DENIED, limit: ErrorCode.PLUGIN_SANDBOX_LIMIT },
+    limits: { buffer: BUFFER_LIMIT },
+    sdk: { Stage, DeliverStage, POLICY_HOOKS, DELIVERY_HOOKS, EVENT_HOOKS },
+  });
+
+  const details = { plugin };
+  const loading = info(`plugin ${plugin}: loading ${filename}`, ErrorCode.PLUGIN_LOAD_FAILED, details);
+  const starting = info(`plugin ${plugin}: ${filename}`, ErrorCode.PLUGIN_LOAD_FAILED, details);
+  const validating = info(`plugin ${plugin}: validate`, ErrorCode.PLUGIN_LOAD_FAILED, details);
+  const settingUp = info(`plugin ${plugin}: setup`, ErrorCode.PLUGIN_LOAD_FAILED, details);
+  const shuttingDown = info(`plugin ${plugin}: onShutdown`, ErrorCode.PLUGIN_TAP_FAILED, details);
+  const callingBack = info(`plugin ${plugin}: a callback`, ErrorCode.PLUGIN_TAP_FAILED, details);
 
   let disposed = false;
   let phase: 'loaded' | 'setting-up' | 'ready' = 'loaded';
   let api: PluginApi<Record<string, unknown>> | undefined;
+  let setupArgs: { optionsJson: string; hostname: string } | undefined;
   let nextCallId = 1;
+  let current: Incarnation | undefined;
+  let restarting: Promise<void> | undefined;
+  let startingInc: Incarnation | undefined;
+  let downUntil = 0;
+  let downReason = '';
+  /** When recent workers died, oldest first (see FREE_RESTARTS). */
+  const deaths: number[] = [];
   const pending = new Map<number, Pending>();
   const tapQueue: Array<{ hook: HookName; tapId: number; options: TapOptions; sliceMs: number }> = [];
   const shutdownQueue: number[] = [];
 
-  /**
-   * Enter the sandbox, bounded by the watchdog; a stop or an unexpected throw is a PosternError.
-   * `what` names the plugin, except for taps: the tap guard puts the plugin's name in front.
-   */
-  const enter = <T>(fn: () => T, ms: number, what: string, code: ErrorCodeValue, details: Record<string, unknown> = {}): T => {
-    if (disposed) throw new PosternError(code, `${what}: the sandbox was disposed`, { plugin, ...details });
-    try {
-      return runWithTimeout(fn, ms);
-    } catch (err) {
-      if (isWatchdogTimeout(err)) {
-        throw new PosternError(ErrorCode.PLUGIN_SANDBOX_TIMEOUT, `${what} ran for more than ${ms} ms and was stopped`, { plugin, ...details });
-      }
-      // Not inspected: it may be a proxy of a sandbox object, whose getters would run sandbox code here.
-      throw new PosternError(code, `${what}: the sandbox failed unexpectedly`, { plugin, ...details });
-    }
-  };
-
-  const callbackIn = (fn: () => unknown) => {
-    if (disposed) return;
-    try {
-      enter(fn, defaultMs, `plugin ${plugin}: a callback`, ErrorCode.PLUGIN_TAP_FAILED);
-    } catch (err) {
-      api?.log.warn({ err, code: (err as PosternError).code, plugin }, (err as PosternError).message);
-    }
-  };
-
-  const bindings = createHostBindings({
-    plugin,
-    grants: granted,
-    kv: granted.kv ? (options.kv ?? new MemoryKvStore()) : undefined,
-    resolver: granted.dns ? (options.dns?.resolver ?? createSandboxResolver(options.dns)) : undefined,
-    logger: () => api?.log as PluginLogger | undefined,
-    callIn: callbackIn,
-    settle(callId, answer) {
-      // A non-string is dropped unread: resolving a promise with an object would read its `then`.
-      if (typeof callId !== 'number' || typeof answer !== 'string') return;
-      const entry = pending.get(callId);
-      if (!entry) return;
-      pending.delete(callId);
-      clearTimeout(entry.timer);
-      entry.resolve(answer);
-    },
-    registerTap(hook, tapId, stage, timeoutMs) {
-      if (phase !== 'setting-up') return `${ErrorCode.PLUGIN_SANDBOX_DENIED}\napi.tap is only available during setup`;
-      if (typeof tapId !== 'number') return 'EINVAL\napi.tap: bad tap id';
-      if (typeof hook !== 'string') return 'EINVAL\napi.tap: the hook must be a name';
-      if (!HOOKS.has(hook)) {
-        const why = (DELIVERY_HOOKS as readonly string[]).includes(hook)
-          ? `a sandboxed plugin cannot tap ${hook} (it hands out the live delivery); make the plugin trusted`
-          : `"${hook.slice(0, 40)}" is not a hook`;
-        return `${ErrorCode.PLUGIN_SANDBOX_DENIED}\napi.tap: ${why}`;
-      }
-      if (stage !== undefined && (typeof stage !== 'number' || !Number.isFinite(stage))) return 'EINVAL\napi.tap: stage must be a number (use Stage.*)';
-      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) return 'EINVAL\napi.tap: timeoutMs must be a positive number';
-      // A tap may ask for less time than the admin gave the plugin, never more: otherwise a
-      // plugin could opt out of being stopped.
-      const sliceMs = timeoutMs === undefined ? defaultMs : Math.min(timeoutMs as number, defaultMs);
-      const tapOptions: TapOptions = { timeoutMs: sliceMs };
-      if (stage !== undefined) tapOptions.stage = stage;
-      tapQueue.push({ hook: hook as HookName, tapId, options: tapOptions, sliceMs });
-      return '';
-    },
-    registerShutdown(fnId) {
-      if (phase !== 'setting-up') return `${ErrorCode.PLUGIN_SANDBOX_DENIED}\napi.onShutdown is only available during setup`;
-      if (typeof fnId !== 'number') return 'EINVAL\napi.onShutdown: bad callback id';
-      shutdownQueue.push(fnId);
-      return '';
-    },
-  });
-
-  // bufferAllocLimit exists in vm2 3.12 but not in its typings.
-  const vmOptions: VMOptions & { bufferAllocLimit: number } = { allowAsync: false, eval: false, wasm: false, timeout: defaultMs, bufferAllocLimit: BUFFER_ALLOC_LIMIT };
-  const vm = new VM(vmOptions);
-  const config = JSON.stringify({
-    name: plugin,
-    grants: { dns: granted.dns === true, kv: granted.kv === true, log: granted.log === true, net: netTargets.length > 0 },
-    codes: { denied: ErrorCode.PLUGIN_SANDBOX_DENIED },
-    sdk: { Stage, DeliverStage, POLICY_HOOKS, DELIVERY_HOOKS, EVENT_HOOKS },
-  });
-
-  let runtime: SandboxRuntime | undefined;
-  let moduleFn: unknown;
-  try {
-    // The runtime first, so it captures the built-ins before plugin code can replace them.
-    const factory = vm.run(runtimeScript) as (host: unknown, configJson: string) => SandboxRuntime;
-    runtime = enter(() => {
-      const rt = factory(bindings.bindings, config);
-      // Read the functions once, now: the object is the runtime's (frozen, data properties only).
-      return { load: rt.load, validate: rt.validate, setup: rt.setup, callTap: rt.callTap, shutdown: rt.shutdown, sdkHelper: rt.sdkHelper };
-    }, defaultMs, `plugin ${plugin}: starting the sandbox`, ErrorCode.PLUGIN_LOAD_FAILED);
-    moduleFn = vm.run(new VMScript(script, { filename }));
-  } catch (err) {
-    if (err instanceof PosternError) throw err;
-    // vm2 compile errors (syntax, "Async not available") are host errors: safe to read.
-    throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: ${filename}: ${(err as Error).message}`, { plugin, file: filename }, { cause: err });
-  }
-  const rt = runtime;
-
-  /** Decode an answer string; 'P' is handled by the caller. */
+  /** Decode an answer string; 'P' is handled before. */
   const decode = (answer: unknown, what: string, code: ErrorCodeValue): { kind: 'R' | 'B'; body: string } => {
     if (typeof answer !== 'string' || answer.length === 0) throw new PosternError(code, `${what}: the sandbox gave an answer that is not text`, { plugin });
     const kind = answer[0];
@@ -226,32 +174,214 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
     }
   };
 
-  /** Wait for settle(callId) of a call that answered 'P'. */
-  const waitFor = (callId: number, ms: number, what: string, code: ErrorCodeValue = ErrorCode.PLUGIN_TAP_TIMEOUT): Promise<string> =>
-    new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(callId);
-        reject(new PosternError(code, `${what} did not settle within ${ms} ms`, { plugin }));
-      }, ms);
-      timer.unref();
-      pending.set(callId, { resolve, reject, timer });
+  const settle = (inc: Incarnation, callId: unknown, answer: unknown) => {
+    if (typeof callId !== 'number' || typeof answer !== 'string') return;
+    const entry = pending.get(callId);
+    if (!entry || entry.inc !== inc) return;
+    pending.delete(callId);
+    clearTimeout(entry.timer);
+    entry.resolve(answer);
+  };
+
+  const failPending = (inc: Incarnation | undefined, err: PosternError) => {
+    for (const [id, entry] of pending) {
+      if (inc && entry.inc !== inc) continue;
+      pending.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(err);
+    }
+  };
+
+  /** A tap registered in the first setup; checked again here (the worker is not trusted). */
+  const registerTap = (hook: unknown, tapId: unknown, stage: unknown, timeoutMs: unknown) => {
+    if (phase !== 'setting-up' || typeof hook !== 'string' || !HOOKS.has(hook) || typeof tapId !== 'number') return;
+    if (stage !== undefined && (typeof stage !== 'number' || !Number.isFinite(stage))) return;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) return;
+    // A tap may ask for less time than the admin gave the plugin, never more: otherwise a
+    // plugin could opt out of being stopped.
+    const sliceMs = timeoutMs === undefined ? defaultMs : Math.min(timeoutMs as number, defaultMs);
+    const tapOptions: TapOptions = { timeoutMs: sliceMs };
+    if (stage !== undefined) tapOptions.stage = stage as number;
+    tapQueue.push({ hook: hook as HookName, tapId, options: tapOptions, sliceMs });
+  };
+
+  const handleOps = (inc: Incarnation, ops: Op[]) => {
+    for (const op of ops) {
+      if (!Array.isArray(op)) continue;
+      if (op[0] === 'settle') settle(inc, op[1], op[2]);
+      else if (op[0] === 'tap') {
+        if (!inc.replay) registerTap(op[1], op[2], op[3], op[4]);
+      } else if (op[0] === 'shutdown') {
+        if (!inc.replay && phase === 'setting-up' && typeof op[1] === 'number') shutdownQueue.push(op[1]);
+      } else inc.ops.run(op as CapabilityOp);
+    }
+  };
+
+  /**
+   * Run an entry that may answer 'P' (pending) and settle later. Returns the final answer itself
+   * when the worker answered before `send` returned (the usual case for a quick tap), else a
+   * promise of it; throws or rejects with the call's PosternError.
+   */
+  const invoke = (inc: Incarnation, entry: Entry, callId: number, limitMs: number, call: CallInfo, pendingMs: number, pendingCode: ErrorCodeValue): string | null | Promise<string | null> => {
+    // What happened before `send` returned; afterwards the outcome goes to `later`.
+    const early: { answered?: boolean; value?: string | null; failure?: PosternError } = {};
+    let later: { resolve(answer: string | null): void; reject(err: PosternError): void } | undefined;
+    const answered = (answer: string | null) => {
+      if (later) later.resolve(answer);
+      else [early.answered, early.value] = [true, answer];
+    };
+    const failed = (err: PosternError) => {
+      if (later) later.reject(err);
+      else early.failure = err;
+    };
+    inc.thread.send(
+      entry,
+      limitMs,
+      call,
+      (answer) => {
+        if (answer !== 'P') return answered(answer);
+        // Pending: its settle comes with the reply to a later entry, so registering now is in time.
+        const timer = setTimeout(() => {
+          pending.delete(callId);
+          failed(new PosternError(pendingCode, `${call.what} did not settle within ${pendingMs} ms`, call.details));
+        }, pendingMs);
+        timer.unref();
+        pending.set(callId, { inc, resolve: answered, reject: failed, timer });
+      },
+      failed,
+    );
+    if (early.answered) return early.value ?? null;
+    if (early.failure) throw early.failure;
+    return new Promise<string | null>((resolve, reject) => {
+      later = { resolve, reject };
     });
+  };
 
-  const loading = `plugin ${plugin}: loading ${filename}`;
-  const loadAnswer = decode(enter(() => rt.load(moduleFn, filename), defaultMs, loading, ErrorCode.PLUGIN_LOAD_FAILED), loading, ErrorCode.PLUGIN_LOAD_FAILED);
-  const meta = parsing(() => JSON.parse(loadAnswer.body) as { name?: unknown; defaults?: unknown; hasValidate?: unknown }, loading, ErrorCode.PLUGIN_LOAD_FAILED);
-  if (meta.name !== plugin) {
-    throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: the code names itself ${JSON.stringify(meta.name)}, not "${plugin}"`, { plugin });
+  /** A worker, started, with the plugin's module loaded; terminated again if anything fails. */
+  const startIncarnation = async (replay: boolean): Promise<{ inc: Incarnation; meta: { name?: unknown; defaults?: unknown; hasValidate?: unknown } }> => {
+    const thread = takeThread(memoryMb, replay);
+    const inc: Incarnation = {
+      thread,
+      replay,
+      ops: createHostOps({
+        plugin,
+        grants: granted,
+        kv,
+        resolver,
+        logger: () => api?.log,
+        answer(cbId, code, message, value) {
+          if (disposed || thread.dead) return;
+          thread.send(['cb', cbId, code, message, value], defaultMs, callingBack, () => {}, (err) => api?.log.warn({ err, code: err.code, plugin }, err.message));
+        },
+      }),
+    };
+    thread.onOps = (ops) => handleOps(inc, ops);
+    thread.onDeath = (err, stopped) => onDeath(inc, err, stopped);
+    startingInc = inc;
+    try {
+      await thread.booted();
+      if (disposed) throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: the sandbox was disposed`, details);
+      await thread.request(['init', config, script, filename], Math.max(defaultMs, INIT_LIMIT_MS), starting);
+      const answer = await thread.request(['load'], defaultMs, loading);
+      const { body } = decode(answer, loading.what, ErrorCode.PLUGIN_LOAD_FAILED);
+      const meta = parsing(() => JSON.parse(body) as { name?: unknown; defaults?: unknown; hasValidate?: unknown }, loading.what, ErrorCode.PLUGIN_LOAD_FAILED);
+      if (meta.name !== plugin) {
+        throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: the code names itself ${JSON.stringify(meta.name)}, not "${plugin}"`, details);
+      }
+      return { inc, meta };
+    } catch (err) {
+      inc.ops.close();
+      thread.terminate();
+      throw err;
+    } finally {
+      if (startingInc === inc) startingInc = undefined;
+    }
+  };
+
+  const runSetup = async (inc: Incarnation, optionsJson: string, hostname: string): Promise<void> => {
+    const callId = nextCallId++;
+    const answer = await invoke(inc, ['setup', callId, optionsJson, hostname], callId, defaultMs, settingUp, defaultMs, ErrorCode.PLUGIN_LOAD_FAILED);
+    decode(answer, settingUp.what, ErrorCode.PLUGIN_LOAD_FAILED);
+  };
+
+  /** A new worker for a plugin that was set up: load it and replay its setup (same options). */
+  const restart = (): Promise<void> => {
+    restarting ??= (async () => {
+      try {
+        const { inc } = await startIncarnation(true);
+        startingInc = inc;
+        await runSetup(inc, setupArgs!.optionsJson, setupArgs!.hostname);
+        startingInc = undefined;
+        if (disposed) {
+          inc.ops.close();
+          inc.thread.terminate();
+          return;
+        }
+        current = inc;
+      } catch (err) {
+        if (startingInc) {
+          startingInc.ops.close();
+          startingInc.thread.terminate();
+          startingInc = undefined;
+        }
+        if (disposed) return;
+        downUntil = Date.now() + RESTART_BACKOFF_MS;
+        downReason = (err as Error).message;
+        const code = (err as PosternError).code ?? ErrorCode.PLUGIN_SANDBOX_CRASHED;
+        api?.log.error({ err, code, plugin }, `plugin ${plugin}: the sandbox could not be restarted: ${downReason}`);
+      }
+    })().finally(() => {
+      restarting = undefined;
+    });
+    return restarting;
+  };
+
+  function onDeath(inc: Incarnation, err: PosternError, stopped: boolean): void {
+    inc.ops.close();
+    failPending(inc, new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `plugin ${plugin}: the sandbox worker went away before this call finished (${err.message})`, details, { cause: err }));
+    if (inc !== current) return;
+    current = undefined;
+    if (disposed || phase !== 'ready') return;
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths[0]! <= now - RESTART_WINDOW_MS) deaths.shift();
+    const delayMs = deaths.length <= FREE_RESTARTS ? 0 : Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** (deaths.length - FREE_RESTARTS - 1));
+    const next = delayMs === 0 ? 'starting a new sandbox worker' : `${deaths.length} workers died within ${RESTART_WINDOW_MS / 1000} s: the next one starts in ${delayMs / 1000} s, calls fail until then`;
+    // A stop (a call over its time) is reported by that call's failure; a crash only here.
+    if (stopped) api?.log.info({ plugin }, `plugin ${plugin}: ${next} (after a stop)`);
+    else api?.log.error({ err, code: err.code, plugin }, `plugin ${plugin}: ${err.message}; ${next}`);
+    if (delayMs === 0) {
+      void restart();
+      return;
+    }
+    downUntil = now + delayMs;
+    downReason = `its workers died ${deaths.length} times within ${RESTART_WINDOW_MS / 1000} s; the last one: ${err.message}`;
   }
-  const defaults = meta.defaults !== null && typeof meta.defaults === 'object' ? (meta.defaults as Record<string, unknown>) : undefined;
 
-  /** The host function a sandboxed tap becomes: copy in, call with the watchdog, copy the verdict out. */
+  /** The live worker for a call, after a restart if one is needed; throws when there is none. */
+  const incarnation = (): Incarnation | Promise<Incarnation> => {
+    if (current) return current;
+    if (disposed) throw new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `plugin ${plugin}: the sandbox was disposed`, details);
+    if (phase !== 'ready') throw new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `plugin ${plugin}: the sandbox worker is gone`, details);
+    if (!restarting) {
+      if (Date.now() < downUntil) throw new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `plugin ${plugin}: the sandbox is down (${downReason})`, details);
+      void restart();
+    }
+    return restarting!.then(() => {
+      if (!current) throw new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `plugin ${plugin}: the sandbox is down (${downReason})`, details);
+      return current;
+    });
+  };
+
+  /** The host function a sandboxed tap becomes: copy in, call the worker, copy the verdict out. */
   const hostTap = (hook: HookName, tapId: number, sliceMs: number) => {
-    const what = `tap ${hook}`;
+    const call = info(`tap ${hook}`, ErrorCode.PLUGIN_TAP_FAILED, { plugin, hook });
     const finish = (answer: unknown, args: readonly unknown[]): unknown => {
-      const { kind, body } = decode(answer, what, ErrorCode.PLUGIN_TAP_FAILED);
+      // The usual answer of a tap with no opinion and no writes (see encodeResult in the runtime).
+      if (answer === 'R{}') return undefined;
+      const { kind, body } = decode(answer, call.what, ErrorCode.PLUGIN_TAP_FAILED);
       if (kind === 'B') return { notAVerdict: body };
-      const { verdict, effects } = parsing(() => parseAnswer(body), `${what}: unreadable answer`, ErrorCode.PLUGIN_TAP_FAILED);
+      const { verdict, effects } = parsing(() => parseAnswer(body), `${call.what}: unreadable answer`, ErrorCode.PLUGIN_TAP_FAILED);
       if (effects.length > 0) {
         const refused = applyEffects(hook, args, effects, plugin);
         if (refused.length > 0) {
@@ -260,56 +390,69 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
       }
       return copyVerdict(verdict);
     };
-    return (...args: unknown[]): unknown => {
-      const { json, message } = parsing(() => encodeArgs(hook, args), `${what}: the arguments cannot be copied into the sandbox`, ErrorCode.PLUGIN_TAP_FAILED);
+    const run = (inc: Incarnation, json: string, message: string | undefined) => {
       const callId = nextCallId++;
-      const answer = enter(() => rt.callTap(tapId, callId, json, message), sliceMs, what, ErrorCode.PLUGIN_TAP_FAILED, { hook });
-      if (answer !== 'P') return finish(answer, args);
-      return waitFor(callId, sliceMs + PENDING_GRACE_MS, what).then((text) => finish(text, args));
+      return invoke(inc, ['tap', tapId, callId, json, message], callId, sliceMs, call, sliceMs + PENDING_GRACE_MS, ErrorCode.PLUGIN_TAP_TIMEOUT);
+    };
+    // Synchronous when the worker answers at once, so the tap guard skips its timeout race.
+    return (...args: unknown[]): unknown => {
+      let encoded: EncodedArgs;
+      try {
+        encoded = encodeArgs(hook, args);
+      } catch (err) {
+        throw new PosternError(ErrorCode.PLUGIN_TAP_FAILED, `${call.what}: the arguments cannot be copied into the sandbox: ${(err as Error).message}`, { plugin }, { cause: err });
+      }
+      const { json, message } = encoded;
+      const inc = incarnation();
+      const answer = inc instanceof Promise ? inc.then((live) => run(live, json, message)) : run(inc, json, message);
+      return answer instanceof Promise ? answer.then((text) => finish(text, args)) : finish(answer, args);
     };
   };
 
   const runShutdown = async (fnId: number): Promise<void> => {
+    if (restarting) await restarting;
+    // A worker that is gone has nothing left to shut down.
+    if (!current || disposed) return;
     const callId = nextCallId++;
-    const what = `plugin ${plugin}: onShutdown`;
-    let answer = enter(() => rt.shutdown(fnId, callId), defaultMs, what, ErrorCode.PLUGIN_TAP_FAILED);
-    if (answer === 'P') answer = await waitFor(callId, defaultMs, what);
-    decode(answer, what, ErrorCode.PLUGIN_TAP_FAILED);
+    const answer = await invoke(current, ['shutdown', fnId, callId], callId, defaultMs, shuttingDown, defaultMs, ErrorCode.PLUGIN_TAP_TIMEOUT);
+    decode(answer, shuttingDown.what, ErrorCode.PLUGIN_TAP_FAILED);
   };
 
   const dispose = () => {
     if (disposed) return;
     disposed = true;
-    bindings.close();
-    for (const [id, entry] of pending) {
-      clearTimeout(entry.timer);
-      entry.reject(new PosternError(ErrorCode.PLUGIN_TAP_FAILED, 'the sandbox was disposed', { plugin }));
-      pending.delete(id);
+    for (const inc of [current, startingInc]) {
+      inc?.ops.close();
+      inc?.thread.terminate();
     }
+    current = undefined;
+    failPending(undefined, new PosternError(ErrorCode.PLUGIN_TAP_FAILED, 'the sandbox was disposed', details));
   };
+
+  const { inc: first, meta } = await startIncarnation(false);
+  current = first;
+  const defaults = meta.defaults !== null && typeof meta.defaults === 'object' ? (meta.defaults as Record<string, unknown>) : undefined;
 
   const sandboxed: SandboxedPlugin = {
     name: plugin,
     defaults,
     grants: Object.freeze({ ...granted, net: Object.freeze([...netTargets]) }),
     async setup(realApi) {
-      if (phase !== 'loaded') throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: a sandboxed plugin is set up once (load it again for a new generation)`, { plugin });
+      if (phase !== 'loaded') throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${plugin}: a sandboxed plugin is set up once (load it again for a new generation)`, details);
       phase = 'setting-up';
       api = realApi;
+      const optionsJson = JSON.stringify(realApi.options ?? {});
       try {
-        const callId = nextCallId++;
-        const what = `plugin ${plugin}: setup`;
-        let answer: unknown = enter(() => rt.setup(callId, JSON.stringify(realApi.options ?? {}), realApi.hostname), defaultMs, what, ErrorCode.PLUGIN_LOAD_FAILED);
-        if (answer === 'P') answer = await waitFor(callId, defaultMs, what, ErrorCode.PLUGIN_LOAD_FAILED);
-        decode(answer, what, ErrorCode.PLUGIN_LOAD_FAILED);
+        const inc = current;
+        if (!inc) throw new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `plugin ${plugin}: setup: the sandbox worker is gone`, details);
+        await runSetup(inc, optionsJson, realApi.hostname);
       } catch (err) {
+        phase = 'ready';
         dispose();
         throw err;
-      } finally {
-        phase = 'ready';
       }
-      // Registered only now, outside any sandbox call: the watchdog can stop sandbox code at any
-      // instruction, and it must not stop the pipeline half-way through adding a tap.
+      setupArgs = { optionsJson, hostname: realApi.hostname };
+      phase = 'ready';
       for (const { hook, tapId, options: tapOptions, sliceMs } of tapQueue.splice(0)) {
         realApi.tap(hook, hostTap(hook, tapId, sliceMs) as TapFn<HookName>, tapOptions);
       }
@@ -320,24 +463,13 @@ export function loadSandboxedPlugin(source: string, filename: string, grants: Sa
     dispose,
   };
   if (meta.hasValidate === true) {
-    sandboxed.validate = (opts) => {
-      const what = `plugin ${plugin}: validate`;
-      const { body } = decode(enter(() => rt.validate(JSON.stringify(opts)), defaultMs, what, ErrorCode.PLUGIN_LOAD_FAILED), what, ErrorCode.PLUGIN_LOAD_FAILED);
-      const list = parsing(() => JSON.parse(body) as unknown, what, ErrorCode.PLUGIN_LOAD_FAILED);
+    sandboxed.validate = async (opts) => {
+      const inc = current;
+      if (!inc) throw new PosternError(ErrorCode.PLUGIN_SANDBOX_CRASHED, `${validating.what}: the sandbox worker is gone`, details);
+      const { body } = decode(await inc.thread.request(['validate', JSON.stringify(opts)], defaultMs, validating), validating.what, ErrorCode.PLUGIN_LOAD_FAILED);
+      const list = parsing(() => JSON.parse(body) as unknown, validating.what, ErrorCode.PLUGIN_LOAD_FAILED);
       return Array.isArray(list) ? list.map(String) : ['(validate did not return a list)'];
     };
   }
   return sandboxed;
-}
-
-/**
- * Run one of the sandbox stub's verdict helpers (accept, reject, ...) and return its result as
- * host data. For the test that keeps the stub in step with sdk/src/verdict.ts.
- */
-export function sandboxSdkHelper(name: string, args: unknown[]): unknown {
-  const vm = new VM({ allowAsync: false, eval: false, wasm: false, timeout: 1000 });
-  const factory = vm.run(runtimeScript) as (host: unknown, configJson: string) => SandboxRuntime;
-  const config = JSON.stringify({ name: 'x', grants: {}, codes: {}, sdk: { Stage, DeliverStage, POLICY_HOOKS, DELIVERY_HOOKS, EVENT_HOOKS } });
-  const answer = runWithTimeout(() => factory({ settle() {}, registerTap: () => '', registerShutdown: () => '' }, config).sdkHelper(name, JSON.stringify(args)), 1000);
-  return JSON.parse((answer as string).slice(1)) as unknown;
 }
