@@ -1,5 +1,6 @@
-import { Resolver } from 'node:dns/promises';
-import { ErrorCode, PosternError } from '../../errors.js';
+import { createResolver, type DnsSettings } from '../../util/dns-resolver.js';
+
+export type { DnsSettings };
 
 /** The four lookups a sandboxed plugin with the `dns` grant may make. */
 export interface SandboxDnsResolver {
@@ -12,26 +13,12 @@ export interface SandboxDnsResolver {
 /** The record types, as the sandbox asks for them. */
 export type DnsQueryType = 'A' | 'MX' | 'TXT' | 'PTR';
 
-export interface DnsSettings {
-  /** Resolvers, as config `dns.servers` ("127.0.0.1:5353", "[::1]:53"); empty = the system's. */
-  servers?: readonly string[];
-  /** Per-try timeout, as config `dns.timeoutMs`. */
-  timeoutMs?: number;
-}
-
 /**
  * A resolver for sandboxed plugins, configured like the server's own (config `dns`). Only the four
  * lookups are handed to the sandbox; the Resolver object itself never is.
  */
 export function createSandboxResolver(settings: DnsSettings = {}): SandboxDnsResolver {
-  const resolver = new Resolver({ timeout: settings.timeoutMs ?? 5000, tries: 2 });
-  if (settings.servers && settings.servers.length > 0) {
-    try {
-      resolver.setServers([...settings.servers]);
-    } catch (err) {
-      throw new PosternError(ErrorCode.CONFIG_INVALID, `dns.servers: ${(err as Error).message}`, { key: 'dns.servers' }, { cause: err });
-    }
-  }
+  const resolver = createResolver(settings);
   return {
     resolve4: (name) => resolver.resolve4(name),
     resolveMx: (name) => resolver.resolveMx(name),
