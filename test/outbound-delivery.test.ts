@@ -235,3 +235,22 @@ test('opportunistic STARTTLS to an MX that offers it; outbound.tls "required" de
   assert.equal(line.status, 'deferred', JSON.stringify(line));
   assert.equal(plain.received.length, 0, 'nothing sent in the clear');
 });
+
+test('the session cache: the next message reuses an idle session; one the remote closed meanwhile is replaced, nothing is deferred', async (t) => {
+  // The peer drops a session idle for 400 ms; Postern keeps idle sessions for 2 s.
+  const peer = await startSmtpPeer(t, { serverOptions: { socketTimeout: 400 } });
+  const env = await outboundEnv(t, { mx: [{ domain: 'remote.test', host: 'mx.remote.test', preference: 10 }], a: [{ name: 'mx.remote.test', address: '127.0.0.1' }] }, peer.port);
+  const first = await submit(env, ['bob@remote.test']);
+  assert.equal((await env.server.waitForDelivery(first, 'bob@remote.test')).status, 'delivered');
+  const second = await submit(env, ['carol@remote.test']);
+  assert.equal((await env.server.waitForDelivery(second, 'carol@remote.test')).status, 'delivered');
+  assert.equal(peer.connections, 1, 'the second message went over the idle session');
+
+  await new Promise((r) => setTimeout(r, 1000)); // the peer has closed it; the cache still holds it
+  const third = await submit(env, ['dave@remote.test']);
+  const line = await env.server.waitForDelivery(third, 'dave@remote.test');
+  assert.equal(line.status, 'delivered', JSON.stringify(line));
+  assert.equal(line.attempt, 1, 'delivered at the first attempt, on a new session');
+  assert.equal(peer.connections, 2);
+  assert.equal((await peer.waitForMessages(3)).length, 3);
+});

@@ -9,7 +9,7 @@ import type { ConnectionLimits } from './connection-limits.js';
 import { resolveMx, type MxHost } from './mx-resolver.js';
 import { domainOf, routeFor } from './route.js';
 import type { SessionCache } from './session-cache.js';
-import { openSession, sendOn, type RecipientReply, type SendTarget, type SmtpSession } from './smtp-send.js';
+import { closeSession, openSession, sendOn, type RecipientReply, type SendTarget, type SmtpSession } from './smtp-send.js';
 
 /** At most this many addresses are tried for one domain in one attempt (Postfix: smtp_mx_address_limit). */
 const MAX_ADDRESSES_PER_ATTEMPT = 5;
@@ -71,7 +71,10 @@ async function deliverDomain(delivery: Delivery, domain: string, recipients: Del
       session = deps.sessions.take(key);
       replies = session ? await sendOn(session, delivery.sender, addresses, delivery.message) : new Map();
       // A cached session the server had closed meanwhile: nothing was decided, open a new one.
-      if (session && session.broken && [...replies.values()].every((r) => r.connectionLost)) session = undefined;
+      if (session && session.broken && [...replies.values()].every((r) => r.connectionLost)) {
+        closeSession(session);
+        session = undefined;
+      }
       if (!session) {
         const opened = await openSession(target, settings);
         if (!opened.ok) {
