@@ -17,6 +17,31 @@ export interface TapOptions {
 
 export type TapFn<H extends HookName> = (...args: HookArgs<H>) => HookResult<H> | Promise<HookResult<H>>;
 
+/**
+ * DNS lookups through the server's resolvers (config `dns.servers`, `dns.timeoutMs`), so tests and
+ * admins point every plugin at the same DNS. Errors carry Node's codes (`ENOTFOUND`, `ENODATA`).
+ * @example
+ * const hits = await api.dns?.resolve4(`${reversed}.zen.example`).catch(() => []);
+ */
+export interface PluginDns {
+  resolve4(name: string): Promise<string[]>;
+  resolveMx(name: string): Promise<Array<{ exchange: string; priority: number }>>;
+  resolveTxt(name: string): Promise<string[][]>;
+  resolvePtr(name: string): Promise<string[]>;
+}
+
+/**
+ * Key-value state that survives reloads and restarts (the server's SQLite database), namespaced
+ * by the plugin's name. Values are JSON data.
+ * @example
+ * await api.kv?.set(`triplet:${key}`, { firstSeen: Date.now() }, { ttlMs: 86_400_000 });
+ */
+export interface PluginKv {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, options?: { ttlMs?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 /** What a plugin's `setup` receives: a facade that can tap hooks but never call them. */
 export interface PluginApi<Options = Record<string, unknown>> {
   /** The plugin's name, as in its manifest. */
@@ -26,6 +51,10 @@ export interface PluginApi<Options = Record<string, unknown>> {
   readonly log: PluginLogger;
   /** The server's own host name (config `hostname`). */
   readonly hostname: string;
+  /** DNS through the server's resolvers. Always there for trusted plugins; sandboxed ones need the `dns` grant. */
+  readonly dns?: PluginDns;
+  /** Persistent key-value state. Always there for trusted plugins; sandboxed ones need the `kv` grant. */
+  readonly kv?: PluginKv;
   /**
    * Register a tap. The tap is named after the plugin; it is timed, and a throw or a timeout
    * becomes a 451 4.3.0 tempfail (or is ignored when the plugin is configured `failOpen: true`).

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stage, DeliverStage, accept, definePlugin, reject, tempfail } from '../src/index.js';
 import type { Verdict } from '../src/index.js';
-import { createHarness, HarnessError } from '../src/testing.js';
+import { createHarness, HarnessError, memoryKv } from '../src/testing.js';
 
 interface Opts {
   list: { items: string[]; strict: boolean };
@@ -259,4 +259,27 @@ test('shutdown: runs onShutdown callbacks in order, once', async () => {
   await h.shutdown();
   await h.shutdown();
   assert.deepEqual(calls, ['a', 'b']);
+});
+
+test('the harness gives a plugin api.kv (memoryKv: JSON values, ttlMs against a clock the test moves) and the dns it is handed', async () => {
+  let now = 1_000_000;
+  const kv = memoryKv(() => now);
+  const seen: unknown[] = [];
+  const plugin = definePlugin({
+    name: 'kv-user',
+    async setup(api) {
+      await api.kv!.set('a', { n: 1 }, { ttlMs: 1000 });
+      await api.kv!.set('b', [1, 2]);
+      seen.push(await api.dns!.resolve4('x.test'));
+    },
+  });
+  await createHarness(plugin, { kv, dns: { resolve4: async (name) => [`192.0.2.1 for ${name}`], resolveMx: async () => [], resolveTxt: async () => [], resolvePtr: async () => [] } });
+  assert.deepEqual(seen, [['192.0.2.1 for x.test']]);
+  assert.deepEqual(await kv.get('a'), { n: 1 });
+  now += 1000;
+  assert.equal(await kv.get('a'), undefined, 'expired');
+  assert.deepEqual(await kv.get('b'), [1, 2], 'no ttl: kept');
+  await kv.delete('b');
+  assert.equal(await kv.get('b'), undefined);
+  await assert.rejects(kv.set('c', undefined), TypeError);
 });

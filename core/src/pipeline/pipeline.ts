@@ -8,6 +8,8 @@ import {
   type HookArgs,
   type HookName,
   type PluginApi,
+  type PluginDns,
+  type PluginKv,
   type PolicyHookName,
   type TapFn,
   type TapOptions,
@@ -66,12 +68,13 @@ export class Pipeline {
   }
 
   /** The facade a plugin's `setup` gets: it can tap, never call. */
-  apiFor<O>(owner: TapOwner, options: O, log: Logger, hostname: string): PluginApi<O> {
+  apiFor<O>(owner: TapOwner, options: O, log: Logger, hostname: string, capabilities: { dns?: PluginDns; kv?: PluginKv } = {}): PluginApi<O> {
     return Object.freeze({
       name: owner.plugin,
       options: Object.freeze(options),
       log,
       hostname,
+      ...capabilities,
       tap: <H extends HookName>(hook: H, fn: TapFn<H>, tapOptions?: TapOptions) => this.tap(hook, fn, owner, tapOptions),
       onShutdown: (fn: () => void | Promise<void>) => {
         this.#shutdown.push({ plugin: owner.plugin, fn });

@@ -11,6 +11,8 @@ import { discoverPlugins, type Discovery, type PluginSource } from './discover.j
 import { planPlugins, type PlannedPlugin } from './load-plan.js';
 import { resolvePluginOptions } from './manifest.js';
 import { effectiveGrants, loadSandboxedPlugin, MemoryKvStore, reserveSandboxThreads, type KvStore, type SandboxedPlugin } from './sandbox/index.js';
+import type { PluginDns } from '@postern/sdk';
+import { pluginDns, pluginKv } from './plugin-capabilities.js';
 
 /** First-party plugins ship beside core: <repo>/plugins/<name>. */
 export const FIRST_PARTY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../plugins');
@@ -60,6 +62,8 @@ let processKv: KvStore | undefined;
  */
 export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log: Logger, deps: LoaderDeps = {}): Promise<LoadedPlugin[]> {
   const kv = deps.kv ?? (processKv ??= new MemoryKvStore());
+  // One resolver per generation, so a reload after a change of config `dns` uses the new servers.
+  const dns = pluginDns(config);
   const discovery = await discover(config);
   for (const problem of discovery.problems) {
     log.warn({ plugin: problem.name, dir: problem.dir, code: problem.error.code, err: problem.error.message }, 'plugin found but unusable (matters only if enabled)');
@@ -69,14 +73,14 @@ export async function loadPlugins(pipeline: Pipeline, config: PosternConfig, log
   // Sandboxed plugins run in worker threads, which take a while to boot: start them all now.
   const release = reserveSandboxThreads(plan.filter((p) => !p.trusted).length);
   try {
-    for (const planned of plan) loaded.push(await loadOne(pipeline, planned, config, log, kv));
+    for (const planned of plan) loaded.push(await loadOne(pipeline, planned, config, log, kv, dns));
   } finally {
     release();
   }
   return loaded;
 }
 
-async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: PosternConfig, log: Logger, kv: KvStore): Promise<LoadedPlugin> {
+async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: PosternConfig, log: Logger, kv: KvStore, dns: PluginDns): Promise<LoadedPlugin> {
   const { plugin, section, trusted } = planned;
   const name = plugin.name;
   const timeoutMs = section.timeoutMs ?? config.plugins.timeoutMs;
@@ -112,7 +116,9 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
   }
   const owner = { plugin: name, timeoutMs, failOpen: section.failOpen ?? false };
   try {
-    await def.setup(pipeline.apiFor(owner, options, log.child({ plugin: name }), config.hostname));
+    // Trusted plugins get dns and kv directly; a sandboxed one has them (if granted) inside its worker.
+    const capabilities = trusted ? { dns, kv: pluginKv(kv, name) } : {};
+    await def.setup(pipeline.apiFor(owner, options, log.child({ plugin: name }), config.hostname, capabilities));
   } catch (err) {
     if (isPosternError(err)) throw err;
     throw new PosternError(ErrorCode.PLUGIN_LOAD_FAILED, `plugin ${name}: setup failed: ${(err as Error).message}`, { plugin: name }, { cause: err });

@@ -1,7 +1,8 @@
 import type { EnvelopeAddress } from '../envelope.js';
 import type { HookArgs, HookName, HookResult } from '../hooks.js';
 import { Stage } from '../hooks.js';
-import type { PluginApi, PluginDefinition, PluginLogger, TapFn, TapOptions } from '../plugin.js';
+import type { PluginApi, PluginDefinition, PluginDns, PluginKv, PluginLogger, TapFn, TapOptions } from '../plugin.js';
+import { memoryKv } from './memory-kv.js';
 import { buildAddress, buildDelivery, buildSession, buildTransaction } from './fixtures.js';
 import type { DeliveryInit, TestDelivery, TestSession, TestTransaction, TransactionInit } from './fixtures.js';
 import { HarnessError } from './harness-error.js';
@@ -32,6 +33,10 @@ export interface HarnessInit<Options> {
   hostname?: string;
   /** Timeout for taps registered without one, ms. Default 5000, as in the core. */
   timeoutMs?: number;
+  /** `api.dns`: e.g. a `dns.promises.Resolver` pointed at a test DNS server. Default: none. */
+  dns?: PluginDns;
+  /** `api.kv`. Default: a fresh `memoryKv()`. */
+  kv?: PluginKv;
 }
 
 /**
@@ -161,6 +166,8 @@ export async function createHarness<Options>(
     options,
     log: logger,
     hostname: init.hostname ?? 'mx.postern.test',
+    ...(init.dns ? { dns: init.dns } : {}),
+    kv: init.kv ?? memoryKv(),
     tap<H extends HookName>(hook: H, fn: TapFn<H>, tapOptions: TapOptions = {}): void {
       // A typo in a hook name would otherwise make a tap that silently never runs.
       if (!isKnownHook(hook)) throw new HarnessError('POSTERN_PLUGIN_LOAD_FAILED', `plugin "${name}": unknown hook "${String(hook)}"`);
