@@ -177,7 +177,7 @@ test('a plugin on the deferred event moves the retry; delivered and bounced even
   let attempts = 0;
   const { env } = await world(
     t,
-    { rcpt: (address) => (address.startsWith('gone@') ? { code: 550, message: '5.1.1 No such user' } : attempts++ === 0 ? { code: 450, message: '4.2.1 Busy' } : undefined) },
+    { rcpt: (address) => (address.startsWith('gone@') ? { code: 550, message: '5.1.1 No such user' } : address === REMOTE && attempts++ === 0 ? { code: 450, message: '4.2.1 Busy' } : undefined) },
     // By the schedule the retry would be an hour away; the plugin asks for one second.
     { retryIntervalSec: 3600, maxRetryIntervalSec: 3600 },
     {
@@ -198,7 +198,7 @@ test('a plugin on the deferred event moves the retry; delivered and bounced even
     },
   );
   const started = Date.now();
-  const id = await submit(env, [REMOTE, 'gone@remote.test']);
+  const id = await submit(env, [REMOTE, 'ok@remote.test', 'gone@remote.test']);
   const deferred = await env.server.waitForLog((l) => l.msg === 'deferred event');
   assert.deepEqual(deferred.codes, [450]);
   assert.ok(Number(deferred.nextAttemptAt) - started >= 3_500_000, 'the schedule said an hour');
@@ -207,8 +207,10 @@ test('a plugin on the deferred event moves the retry; delivered and bounced even
   assert.deepEqual(bounced.codes, [550]);
   // (The bounce to ann is delivered too, and fires its own `delivered` event.)
   const delivered = await env.server.waitForLog((l) => l.msg === 'delivered event' && Array.isArray(l.to) && l.to.includes(REMOTE), 8000);
-  assert.deepEqual(delivered.to, [REMOTE]);
+  assert.deepEqual(delivered.to, [REMOTE], 'the retry reports only what it delivered, not ok@ again');
   assert.equal(delivered.attempt, 2);
+  const remoteEvents = env.server.find((l) => l.msg === 'delivered event' && Array.isArray(l.to) && !l.to.includes(ANN));
+  assert.deepEqual(remoteEvents.map((l) => [l.attempt, l.to]), [[1, ['ok@remote.test']], [2, [REMOTE]]]);
   assert.ok(Date.now() - started < 6000, 'retried about a second later, as the plugin asked');
   const lines = env.server.find((l) => l.msg === 'delivery' && l.queueId === id && l.to === REMOTE);
   assert.deepEqual(lines.map((l) => l.status), ['deferred', 'delivered']);

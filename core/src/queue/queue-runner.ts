@@ -218,8 +218,10 @@ export class QueueRunner {
 
     const failedNow = entry.recipients.filter((r) => tried.has(r) && r.result?.status === 'failed');
     const deferred = entry.recipients.filter((r) => r.result?.status === 'deferred');
+    // Events report what this attempt decided, not recipients settled by an earlier one.
+    const deliveredNow = entry.recipients.filter((r) => tried.has(r) && r.result?.status === 'delivered');
     const delivered = delivery.eventFor('delivered');
-    if (delivered) void pipeline.emit('delivered', delivered);
+    if (delivered && deliveredNow.length > 0) void pipeline.emit('delivered', { ...delivered, recipients: delivered.recipients.filter((r) => deliveredNow.some((d) => d.address === r.address)) });
     const bounced = delivery.eventFor('failed');
     if (bounced && failedNow.length > 0) void pipeline.emit('bounced', { ...bounced, recipients: bounced.recipients.filter((r) => failedNow.some((f) => f.address === r.address)) });
 
