@@ -295,6 +295,8 @@ describe('postern CLI', () => {
         [
           ['access', true],
           ['rate-limit', true],
+          ['dnsbl', false],
+          ['greylist', false],
         ],
       );
     });

@@ -126,5 +126,20 @@ plugins:
     limit: 120
     windowSec: 60
     key: ip
+
+  # DNS blocklists (RBL): clients a listed zone names are refused at connect (docs/plugins/dnsbl.md).
+  dnsbl:
+    enabled: false
+    zones: []                  # e.g. [{ zone: zen.spamhaus.org, returnCodes: ["127.0.0.2-127.0.0.11"] }]
+    action: reject             # reject (554), tempfail (421) or tag (only record it)
+
+  # Greylisting: the first attempt of an unknown (client network, sender, recipient) is asked to
+  # come back later; real servers do, most spam bots do not (docs/plugins/greylist.md).
+  greylist:
+    enabled: false
+    ignoreResendSec: 300       # a retry sooner than this is still refused
+    waitForResendHours: 24     # an attempt not retried within this is forgotten
+    passedDays: 36             # a triplet that passed is let through this long
+    skipSpfPass: true
 `;
 }
