@@ -295,7 +295,9 @@ describe('postern CLI', () => {
         [
           ['access', true],
           ['rate-limit', true],
+          ['spf-ptr', false],
           ['dnsbl', false],
+          ['clamav', false],
           ['greylist', false],
         ],
       );

@@ -24,11 +24,13 @@ declare -A TOOLS=(
   [dovecot]=dovecot-imapd                # test/support/dovecot.ts: a private Dovecot (IMAP yardstick, remote mailbox)
   [doveadm]=dovecot-core                 # ... and `doveadm save` to fill its mailboxes
   [/usr/lib/dovecot/pop3]=dovecot-pop3d  # ... and its POP3 service
+  [clamd]=clamav-daemon  # test/support/clamd.ts: a private clamd (own EICAR signatures, no freshclam download)
 )
 # smtp-sink and postfix live in /usr/sbin, which a non-root PATH may lack.
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
 # The pid files of the system daemons these packages bring; none may be left running.
-DAEMON_PIDFILES=(/run/dnsmasq/dnsmasq.pid /var/spool/postfix/pid/master.pid /run/dovecot/master.pid)
+DAEMON_PIDFILES=(/run/dnsmasq/dnsmasq.pid /var/spool/postfix/pid/master.pid /run/dovecot/master.pid
+  /run/clamav/clamd.pid /run/clamav/freshclam.pid) # clamav-daemon brings clamd (:3310 or a socket) and freshclam
 daemon_pid() {
   local pid=""
   if [[ -r $1 ]]; then pid=$(head -n1 "$1" | tr -d ' '); fi
@@ -47,7 +49,7 @@ if ((${#missing[@]} > 0)); then
     # postfix asks what kind of mail system this is; the tests run their own instances.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     # Package scripts must not start system daemons (dnsmasq on :53, postfix on :25, dovecot on
-    # :143 and :110). Debian's container images ship a policy-rc.d that forbids it; bring one for
+    # :143 and :110, clamd and freshclam). Debian's container images ship a policy-rc.d that forbids it; bring one for
     # the install if absent.
     added_policy=""
     declare -A daemons_before=()

@@ -14,3 +14,4 @@ export * from './smtp-sink.js';
 export * from './smtp-peer.js';
 export * from './postfix.js';
 export * from './dovecot.js';
+export * from './clamd.js';

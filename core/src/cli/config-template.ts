@@ -127,11 +127,25 @@ plugins:
     windowSec: 60
     key: ip
 
+  # SPF (RFC 7208) of the sender's domain; optionally the PTR rule: the sender's domain must match
+  # the client's forward-confirmed reverse DNS name (docs/plugins/spf-ptr.md).
+  spf-ptr:
+    enabled: false
+    ptr: "off"                 # off, header-only or reject
+
   # DNS blocklists (RBL): clients a listed zone names are refused at connect (docs/plugins/dnsbl.md).
   dnsbl:
     enabled: false
     zones: []                  # e.g. [{ zone: zen.spamhaus.org, returnCodes: ["127.0.0.2-127.0.0.11"] }]
     action: reject             # reject (554), tempfail (421) or tag (only record it)
+
+  # Virus scanning with a ClamAV daemon (clamd) over TCP (docs/plugins/clamav.md).
+  clamav:
+    enabled: false
+    host: 127.0.0.1
+    port: 3310
+    action: reject             # reject (554) or quarantine (the recipient's Quarantine folder)
+    onError: tempfail          # when clamd is down or slow: tempfail (451) or accept
 
   # Greylisting: the first attempt of an unknown (client network, sender, recipient) is asked to
   # come back later; real servers do, most spam bots do not (docs/plugins/greylist.md).

@@ -1,0 +1,39 @@
+import type { PluginDns } from '@postern/sdk';
+
+/** A DNS error with Node's code, as mailauth and Node's resolver expect. */
+export function dnsError(code: string, name: string, rrtype: string): Error {
+  return Object.assign(new Error(`query ${rrtype} ${name}: ${code}`), { code, hostname: name });
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, name: string, rrtype: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(dnsError('ETIMEOUT', name, rrtype)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export type SpfResolver = (name: string, rrtype: string) => Promise<unknown[]>;
+
+/**
+ * mailauth's `resolver(name, rrtype)` over api.dns. api.dns has no AAAA (nor any other type):
+ * those answer ENODATA, so `ip6:` clients and AAAA-only `a`/`mx` hosts never match.
+ */
+export function spfResolver(dns: PluginDns, timeoutMs: number): SpfResolver {
+  return (name, rrtype) => {
+    const type = rrtype.toUpperCase();
+    const ask = (p: () => Promise<unknown[]>) => withTimeout(p(), timeoutMs, name, type);
+    switch (type) {
+      case 'A':
+        return ask(() => dns.resolve4(name));
+      case 'MX':
+        return ask(() => dns.resolveMx(name));
+      case 'TXT':
+        return ask(() => dns.resolveTxt(name));
+      case 'PTR':
+        return ask(() => dns.resolvePtr(name));
+      default:
+        return Promise.reject(dnsError('ENODATA', name, type));
+    }
+  };
+}

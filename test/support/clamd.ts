@@ -1,0 +1,100 @@
+/**
+ * A test ClamAV daemon: clamd in the foreground on 127.0.0.1 and a free port, with a two-file
+ * signature database of its own instead of the official one (no freshclam, no download):
+ * - `local.hdb`: the MD5 of the 68-byte EICAR test file (`Local.EICAR.Test-File`);
+ * - `local.ndb`: the string "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" anywhere in any file
+ *   (`Local.EICAR.Test-String`), which also finds EICAR inside a mail message or a MIME part.
+ * clamd reports them with a `.UNOFFICIAL` suffix. Ready in ~0.1 s (Debian 12, clamav-daemon).
+ *
+ * @example
+ *   const clamd = await startClamd(t);
+ *   // plugins: { clamav: { enabled: true, port: clamd.port } }
+ */
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stopChild } from './child-process.js';
+import { freePort } from './ports.js';
+import { sleep, tempDir, type Cleanup } from './tmp.js';
+
+export interface ClamdServer {
+  port: number;
+  pid: number;
+  /** The generated clamd.conf (for a post-mortem). */
+  configFile: string;
+  stop(): Promise<void>;
+}
+
+const CLAMD = process.env.CLAMD ?? 'clamd';
+
+/** The EICAR test file (68 bytes), built here so that no file in the repository holds it. */
+export function eicar(): string {
+  return ['X5O!P%@AP[4\\PZX54(P^)7CC)7}$', 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE', '!$H+H*'].join('');
+}
+
+/** Send `command` (zINSTREAM-style null-terminated) and resolve with clamd's answer, or '' on any failure. */
+function ask(port: number, command: string, timeoutMs = 500): Promise<string> {
+  return new Promise((resolve) => {
+    let answer = '';
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = () => {
+      socket.destroy();
+      resolve(answer.replace(/\0/g, '').trim());
+    };
+    socket.setTimeout(timeoutMs, done);
+    socket.on('connect', () => socket.write(`z${command}\0`));
+    socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+    socket.on('end', done);
+    socket.on('error', () => resolve(''));
+  });
+}
+
+/**
+ * Start clamd; resolves when it answers PING with PONG. Stopped (SIGTERM to its pid, SIGKILL after
+ * 2 s) after the test, or earlier with `stop()`.
+ */
+export async function startClamd(t: Cleanup): Promise<ClamdServer> {
+  const dir = await tempDir(t, 'postern-clamd-');
+  const db = join(dir, 'db');
+  const tmp = join(dir, 'tmp');
+  await mkdir(db);
+  await mkdir(tmp);
+  await writeFile(join(db, 'local.hdb'), '44d88612fea8a8f36de82e1278abb02f:68:Local.EICAR.Test-File\n');
+  const hex = Buffer.from('EICAR-STANDARD-ANTIVIRUS-TEST-FILE').toString('hex');
+  await writeFile(join(db, 'local.ndb'), `Local.EICAR.Test-String:0:*:${hex}\n`);
+
+  const port = await freePort();
+  const configFile = join(dir, 'clamd.conf');
+  const config = [
+    'Foreground yes',
+    `TCPSocket ${port}`,
+    'TCPAddr 127.0.0.1',
+    `DatabaseDirectory ${db}`,
+    `TemporaryDirectory ${tmp}`,
+    `PidFile ${join(dir, 'clamd.pid')}`,
+    `LogFile ${join(dir, 'clamd.log')}`,
+    'StreamMaxLength 50M',
+    'SelfCheck 0',
+  ];
+  await writeFile(configFile, config.join('\n') + '\n');
+
+  const child = spawn(CLAMD, [`--config-file=${configFile}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  const stop = () => stopChild(child, exited);
+  t.after(stop);
+
+  const deadline = Date.now() + 15_000;
+  while (child.exitCode === null && child.signalCode === null && !spawnError && Date.now() < deadline) {
+    if ((await ask(port, 'PING')) === 'PONG') return { port, pid: child.pid!, configFile, stop };
+    await sleep(25);
+  }
+  await stop();
+  if (spawnError) throw new Error(`cannot run ${CLAMD} (${spawnError.message}); apt-get install clamav-daemon`);
+  throw new Error(`clamd did not start:\n${output}`);
+}
