@@ -59,8 +59,11 @@ async function assertStillServing(env: Env): Promise<void> {
   assert.ok((await env.mailbox(ANN)).some((f) => f.data.includes(`Message-ID: <${message.id}>`)));
 }
 
-function assertLoggedFailure(env: Env, plugin: string, code: string): void {
-  const lines = env.server.find((l) => l.plugin === plugin && l.code === code);
+async function assertLoggedFailure(env: Env, plugin: string, code: string): Promise<void> {
+  // The log line may reach us a moment after the client's reply: wait for it first.
+  const matches = (l: { plugin?: unknown; code?: unknown }) => l.plugin === plugin && l.code === code;
+  await env.server.waitForLog(matches, 5000, 0, `a log line naming plugin ${plugin} with code ${code}`);
+  const lines = env.server.find(matches);
   assert.ok(lines.length >= 1, `a log line names plugin ${plugin} with code ${code}\n${env.server.tail()}`);
   assert.ok(lines.every((l) => typeof l.level === 'number' && l.level >= 50), 'logged as an error');
 }
@@ -71,7 +74,7 @@ test('a plugin whose tap throws gives 451 4.3.0, is logged with its name, and th
   const reply = await triggerReply(env);
   assert.equal(reply.code, 451, reply.raw);
   assert.equal(reply.enhanced, '4.3.0');
-  assertLoggedFailure(env, 'thrower', 'POSTERN_PLUGIN_TAP_FAILED');
+  await assertLoggedFailure(env, 'thrower', 'POSTERN_PLUGIN_TAP_FAILED');
   await assertStillServing(env);
 });
 
@@ -80,7 +83,7 @@ test('a plugin whose tap returns a rejected promise gives 451 4.3.0 and the serv
   const reply = await triggerReply(env);
   assert.equal(reply.code, 451, reply.raw);
   assert.equal(reply.enhanced, '4.3.0');
-  assertLoggedFailure(env, 'rejecter', 'POSTERN_PLUGIN_TAP_FAILED');
+  await assertLoggedFailure(env, 'rejecter', 'POSTERN_PLUGIN_TAP_FAILED');
   await assertStillServing(env);
 });
 
@@ -90,7 +93,7 @@ test('a plugin whose tap never resolves times out (timeoutMs 500) with 451 4.3.0
   assert.equal(reply.code, 451, reply.raw);
   assert.equal(reply.enhanced, '4.3.0');
   assert.ok(reply.ms >= 450 && reply.ms < 3000, `the reply came after the 500 ms timeout, not before or much later (${reply.ms} ms)`);
-  assertLoggedFailure(env, 'hanger', 'POSTERN_PLUGIN_TAP_TIMEOUT');
+  await assertLoggedFailure(env, 'hanger', 'POSTERN_PLUGIN_TAP_TIMEOUT');
   await assertStillServing(env);
   // A second hanging transaction, while another connection is served: the hang blocks nobody else.
   const [hung] = await Promise.all([triggerReply(env), assertStillServing(env)]);
@@ -108,7 +111,7 @@ test('a plugin that throws at DATA gives 451 4.3.0 for the message, nothing is d
   assert.equal(reply.enhanced, '4.3.0');
   assert.deepEqual(await env.mailbox(ANN), []);
   assert.equal(env.server.find((l) => l.msg === 'smtp transaction' && l.status === 'queued').length, 0, 'nothing was queued');
-  assertLoggedFailure(env, 'data-thrower', 'POSTERN_PLUGIN_TAP_FAILED');
+  await assertLoggedFailure(env, 'data-thrower', 'POSTERN_PLUGIN_TAP_FAILED');
   await assertStillServing(env);
 });
 
@@ -121,6 +124,6 @@ test('a fail-open plugin that throws is ignored: the mail is accepted and delive
   assert.equal(sent.final.code, 250, JSON.stringify(sent.replies.map((r) => r.raw)));
   await client.quit();
   assert.equal((await env.server.waitForDelivery(sent.queueId!, ANN)).status, 'delivered');
-  assertLoggedFailure(env, 'thrower', 'POSTERN_PLUGIN_TAP_FAILED');
+  await assertLoggedFailure(env, 'thrower', 'POSTERN_PLUGIN_TAP_FAILED');
   assert.equal((await env.mailbox(ANN)).length, 1);
 });
