@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { ANN, BOB, createEnv, makeMessage, PASSWORD, pythonJson, run, sendWithNodemailer, WORLD, type Env } from './support/index.js';
+import { ANN, BOB, cleanupList, createEnv, makeMessage, PASSWORD, pythonJson, run, sendWithNodemailer, WORLD, type Env } from './support/index.js';
 
 /**
  * python3 imaplib: PORT, MODE (starttls | ssl), USER, PASS, SUBJECT. Logs in, lists, selects
@@ -57,14 +57,14 @@ interface ImaplibResult {
 
 describe('IMAP with real clients', () => {
   let env: Env;
-  const cleanups: Array<() => unknown> = [];
+  const cleanup = cleanupList();
   after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
+    await cleanup.run();
   });
 
   before(async () => {
     env = await createEnv(
-      { after: (fn) => cleanups.push(fn) },
+      cleanup,
       { ...WORLD, mailListeners: { imap: [{ name: 'imap', tls: 'starttls' }, { name: 'imaps', tls: 'implicit' }] } },
     );
   });

@@ -36,7 +36,7 @@ import {
   type SearchSubject,
   type SectionSpec,
 } from '../core/src/imap/mime/index.js';
-import { startDovecot } from './support/index.js';
+import { cleanupList, startDovecot } from './support/index.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/mime/', import.meta.url));
 const files = readdirSync(FIXTURES)
@@ -216,14 +216,14 @@ const PARTIALS: Array<[string, number, number]> = [
 describe('imap mime vs a real Dovecot', () => {
   let answers: Map<number, Map<string, RawValue>>;
 
-  // the suite's own cleanups (a `before` hook's context has no `after`)
-  const cleanups: Array<() => unknown> = [];
+  // the suite's own cleanup (a `before` hook's context has no `after`)
+  const cleanup = cleanupList();
   after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
+    await cleanup.run();
   });
 
   before(async () => {
-    const dovecot = await startDovecot({ after: (fn) => cleanups.push(fn) }, { users: [{ name: 'alice', password: 'alicepw' }] });
+    const dovecot = await startDovecot(cleanup, { users: [{ name: 'alice', password: 'alicepw' }] });
     for (const file of files) await dovecot.save('alice', fixture(file));
     const sections = [...SECTIONS.map((s) => `BODY.PEEK[${s}]`), ...PARTIALS.map(([s, a, n]) => `BODY.PEEK[${s}]<${a}.${n}>`)];
     const response = await imapExchange(dovecot.imapPort, 'alice', 'alicepw', `FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY ${sections.join(' ')})`);

@@ -15,7 +15,7 @@ import { PassThrough } from 'node:stream';
 import { CommandReader } from '../core/src/imap/protocol/command-reader.js';
 import { decodeMailboxName, encodeMailboxName } from '../core/src/imap/protocol/mutf7.js';
 import { formatSequenceSet, parseSequenceSet, resolveSequenceNumbers, resolveUidIndexes } from '../core/src/imap/protocol/sequence-set.js';
-import { ANN, BOB, createEnv, makeMessage, PASSWORD, sendWithNodemailer, WORLD, type Env } from './support/index.js';
+import { ANN, BOB, cleanupList, createEnv, makeMessage, PASSWORD, sendWithNodemailer, WORLD, type Env } from './support/index.js';
 
 /** One response line; a literal's bytes are inline (latin1) and also kept as Buffers. */
 interface ResponseLine {
@@ -190,15 +190,15 @@ const texts = (reply: Reply) => reply.untagged.map((l) => l.text);
 describe('IMAP protocol', () => {
   let env: Env;
   const clients: RawImap[] = [];
-  // the suite's own cleanups (a `before` hook's context has no `after`)
-  const cleanups: Array<() => unknown> = [];
+  // the suite's own cleanup (a `before` hook's context has no `after`)
+  const cleanup = cleanupList();
   after(async () => {
     for (const c of clients) c.close();
-    for (const fn of cleanups.reverse()) await fn();
+    await cleanup.run();
   });
 
   before(async () => {
-    env = await createEnv({ after: (fn) => cleanups.push(fn) }, {
+    env = await createEnv(cleanup, {
       ...WORLD,
       mailListeners: { imap: [{ name: 'imap', tls: 'starttls' }, { name: 'imaps', tls: 'implicit' }] },
       extra: { imap: { maxLineBytes: 4096, maxLiteralBytes: 200_000, authFailureDelayMs: 50 } },
@@ -682,15 +682,15 @@ const POLICY_PLUGIN = `export default {
 describe('IMAP policy: hooks, connection limits, quota, timeouts', () => {
   let env: Env;
   const clients: RawImap[] = [];
-  const cleanups: Array<() => unknown> = [];
+  const cleanup = cleanupList();
   after(async () => {
     for (const c of clients) c.close();
-    for (const fn of cleanups.reverse()) await fn();
+    await cleanup.run();
   });
 
   before(async () => {
     env = await createEnv(
-      { after: (fn) => cleanups.push(fn) },
+      cleanup,
       {
         domains: ['example.test'],
         users: [ANN, BOB, { address: 'carol@example.test', quota: '4K' }],

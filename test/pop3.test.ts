@@ -33,6 +33,7 @@ import {
   posternOk,
   sendWithNodemailer,
   sleep,
+  cleanupList,
   testCertificate,
   waitFor,
   type Env,
@@ -687,13 +688,13 @@ async function usage(env: Env, user: string): Promise<number> {
 
 describe('pop3 on the real server', () => {
   let env: Env;
-  const cleanups: Array<() => unknown> = [];
+  const cleanup = cleanupList();
   after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
+    await cleanup.run();
   });
   before(async () => {
     env = await createEnv(
-      { after: (fn) => cleanups.push(fn) },
+      cleanup,
       {
         ...WORLD,
         mailListeners: { pop3: [{ name: 'pop3', tls: 'starttls' }, { name: 'pop3s', tls: 'implicit' }] },

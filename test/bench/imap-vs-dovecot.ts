@@ -18,14 +18,13 @@
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createEnv, PASSWORD, startDovecot, type Cleanup } from '../support/index.js';
+import { createEnv, PASSWORD, startDovecot, cleanupList } from '../support/index.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const NOBODY = 65534;
 
-const cleanups: Array<() => unknown> = [];
-const t: Cleanup = { after: (fn) => void cleanups.push(fn) };
+const t = cleanupList();
 
 const LOREM = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ';
 
@@ -208,5 +207,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  for (const fn of cleanups.reverse()) await fn();
+  await t.run();
 }

@@ -16,15 +16,14 @@
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createEnv, freePort, startPrivatePostfix, startSmtpSink, tempDir, type Cleanup, type SmtpSink } from '../support/index.js';
+import { createEnv, freePort, startPrivatePostfix, startSmtpSink, tempDir, cleanupList, type SmtpSink } from '../support/index.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
 const SIZE = Number(process.env.BENCH_SIZE_KB ?? 10) * 1024;
 const SMTP_SOURCE = process.env.SMTP_SOURCE ?? '/usr/sbin/smtp-source';
 
-const cleanups: Array<() => unknown> = [];
-const t: Cleanup = { after: (fn) => void cleanups.push(fn) };
+const t = cleanupList();
 
 /** smtp-source's run: resolves with its wall time in ms. */
 function smtpSource(port: number): Promise<number> {
@@ -91,5 +90,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  for (const fn of cleanups.reverse()) await fn();
+  await t.run();
 }

@@ -23,6 +23,25 @@ export async function tempDir(t: Cleanup, prefix = 'postern-test-'): Promise<str
   return dir;
 }
 
+/**
+ * A Cleanup for code without a test context: a suite sharing one server across its tests (a
+ * `before` hook's context has no `after`) or a benchmark script. `run()` undoes everything
+ * registered, last first.
+ * @example
+ * const cleanup = cleanupList();
+ * after(() => cleanup.run());
+ * before(async () => { env = await createEnv(cleanup, { ...WORLD }); });
+ */
+export function cleanupList(): Cleanup & { run(): Promise<void> } {
+  const fns: Array<() => unknown> = [];
+  return {
+    after: (fn) => void fns.push(fn),
+    async run() {
+      for (const fn of fns.splice(0).reverse()) await fn();
+    },
+  };
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throw with `what`). */
