@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import pino from 'pino';
 import * as sdk from '@postern/sdk';
-import { MapResults, type PluginApi, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
+import { formatAuthResult, MapResults, type AuthResult, type PluginApi, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 import { ErrorCode, isPosternError } from '../core/src/errors.js';
 import { Pipeline, type TapOwner } from '../core/src/pipeline/pipeline.js';
 import { applyEffects } from '../core/src/plugin-host/sandbox/hook-snapshot.js';
@@ -47,10 +47,11 @@ function session(): SessionView {
   };
 }
 
-type TestTx = TransactionView & { addedHeaders: Array<readonly [string, string]> };
+type TestTx = Omit<TransactionView, 'message'> & { message: Buffer | undefined; addedHeaders: Array<readonly [string, string]> };
 
 function tx(domain: string, message?: string): TestTx {
   const added: Array<readonly [string, string]> = [];
+  const authResults: AuthResult[] = [];
   return {
     id: 'Q1',
     mailFrom: { address: `someone@${domain}`, domain, params: {} },
@@ -61,6 +62,14 @@ function tx(domain: string, message?: string): TestTx {
       added.push([name, value]);
     },
     addedHeaders: added,
+    authResults,
+    addAuthResult(result: AuthResult) {
+      formatAuthResult(result);
+      authResults.push(result);
+    },
+    replaceMessage(this: TestTx, replacement: Buffer) {
+      this.message = replacement;
+    },
   };
 }
 
@@ -244,11 +253,18 @@ describe('a well-behaved sandboxed plugin', () => {
 
   test('the host refuses forged writes even if the sandbox runtime is subverted', () => {
     const t = tx('example.test');
-    const refused = applyEffects('data', [session(), t], [['t', 'spf', '{"result":"pass"}'], ['h', 'Bad Name', 'x'], ['t', 'mine', '1']], 'mine');
+    const refused = applyEffects('data', [session(), t], [['t', 'spf', '{"result":"pass"}'], ['h', 'Bad Name', 'x'], ['t', 'mine', '1']], 'mine', 1024);
     assert.equal(refused.length, 2);
     assert.equal(t.results.has('spf'), false);
     assert.equal(t.results.get('mine'), 1);
-    assert.deepEqual(applyEffects('mailFrom', [session(), t], [['h', 'X-A', 'b']], 'mine').length, 1, 'headers only in the data hook');
+    assert.deepEqual(applyEffects('mailFrom', [session(), t], [['h', 'X-A', 'b']], 'mine', 1024).length, 1, 'headers only in the data hook');
+    const badAuth = applyEffects('mailFrom', [session(), t], [['a', 'spf', '{"method":"spf","result":"pass; dkim=pass"}'], ['a', 'spf', '{"method":"spf","result":"pass"}']], 'mine', 1024);
+    assert.equal(badAuth.length, 1, 'an auth result that would break the header is refused');
+    assert.deepEqual(t.authResults, [{ method: 'spf', result: 'pass' }]);
+    assert.equal(applyEffects('mailFrom', [session(), t], [['m', 'message', 'x']], 'mine', 1024).length, 1, 'the message is replaced only in the data hook');
+    assert.equal(applyEffects('data', [session(), t], [['m', 'message', 'x'.repeat(1025)]], 'mine', 1024).length, 1, 'nor past the limit');
+    assert.deepEqual(applyEffects('data', [session(), t], [['m', 'message', 'Subject: new\r\n\r\nnew\r\n']], 'mine', 1024), []);
+    assert.equal(t.message?.toString(), 'Subject: new\r\n\r\nnew\r\n');
   });
 
   test('the stub @postern/sdk helpers build the same verdicts as the sdk', () => {

@@ -25,12 +25,17 @@ declare -A TOOLS=(
   [doveadm]=dovecot-core                 # ... and `doveadm save` to fill its mailboxes
   [/usr/lib/dovecot/pop3]=dovecot-pop3d  # ... and its POP3 service
   [clamd]=clamav-daemon  # test/support/clamd.ts: a private clamd (own EICAR signatures, no freshclam download)
+  [/usr/share/clamav-testfiles/clam.exe]=clamav-testfiles  # the 44 ClamAV test samples (zip, 7z, upx, pdf, mail...)
+  [spamd]=spamd             # test/support/spamd.ts: a private spamd (Debian's rules, no sa-update)
+  [spamassassin]=spamassassin
+  [/usr/share/perl5/Mail/DKIM/Verifier.pm]=libmail-dkim-perl  # a second DKIM verifier for what Postern signs
+  [opendkim-testmsg]=opendkim-tools                           # ... and a third
 )
 # smtp-sink and postfix live in /usr/sbin, which a non-root PATH may lack.
-have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] || [[ $1 == /* && -e $1 ]]; }
 # The pid files of the system daemons these packages bring; none may be left running.
 DAEMON_PIDFILES=(/run/dnsmasq/dnsmasq.pid /var/spool/postfix/pid/master.pid /run/dovecot/master.pid
-  /run/clamav/clamd.pid /run/clamav/freshclam.pid) # clamav-daemon brings clamd (:3310 or a socket) and freshclam
+  /run/clamav/clamd.pid /run/clamav/freshclam.pid /run/spamd.pid) # spamd brings spamd (:783) # clamav-daemon brings clamd (:3310 or a socket) and freshclam
 daemon_pid() {
   local pid=""
   if [[ -r $1 ]]; then pid=$(head -n1 "$1" | tr -d ' '); fi

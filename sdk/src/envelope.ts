@@ -1,3 +1,4 @@
+import type { AuthResult } from './auth-results.js';
 import type { ResultsStore } from './results.js';
 
 /** An envelope address as given in MAIL FROM / RCPT TO. The null sender `<>` has `address === ''`. */
@@ -48,6 +49,21 @@ export interface TransactionView {
   addHeader(name: string, value: string): void;
   /** Headers added so far, in order. */
   readonly addedHeaders: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Record an authentication outcome (SPF, DKIM, DMARC, ARC, iprev) for the one
+   * Authentication-Results header the core adds at the end of DATA (RFC 8601). Any hook with a
+   * transaction may call it; throws a TypeError for a malformed method, result or property.
+   */
+  addAuthResult(result: AuthResult): void;
+  /** The authentication outcomes recorded so far, in order. */
+  readonly authResults: readonly AuthResult[];
+  /**
+   * Replace the message (headers and body, CRLF line endings) that will be spooled; headers added
+   * with `addHeader` stay on top of it. Only in the `data` hook: rewrites at `Stage.REWRITE`
+   * (disclaimers), or a scanner delivering a notice instead of the letter. Later taps see the new
+   * message in `tx.message`. Throws a TypeError outside the data hook or for a non-Buffer.
+   */
+  replaceMessage(message: Buffer): void;
 }
 
 /** Arguments of the `auth` hook: a login the directory has already verified. */

@@ -49,10 +49,14 @@ export interface HookSignatures {
   rcptTo: { args: [session: SessionView, tx: TransactionView, recipient: EnvelopeAddress]; result: Verdict | undefined };
   /**
    * The whole message has been received (`tx.message`) and passed the core's checks (size, line
-   * endings), but nothing is spooled yet. Taps may add headers with `tx.addHeader`.
-   * Before: rcptTo. After: the message is spooled and fsync'd, 250 is sent, then deliver.
-   * Return: reject/tempfail/disconnect to refuse the message, quarantine to deliver it into a
-   * quarantine folder, discard to accept and drop it, or `undefined`/accept to accept.
+   * endings), but nothing is spooled yet. Taps may add headers with `tx.addHeader`, record
+   * `tx.addAuthResult`, and rewrite the message with `tx.replaceMessage`.
+   * Before: rcptTo. After: the core adds Authentication-Results and Received, the message is
+   * spooled and fsync'd, 250 is sent, then deliver.
+   * Return: reject/tempfail/disconnect to refuse the message, discard to accept and drop it, or
+   * `undefined`/accept to accept. `quarantine` does not stop later taps (a virus scan after a
+   * spam verdict still runs, a later reject still wins, signing still happens): the message goes
+   * into the folder of the first quarantine verdict unless a later tap refuses it.
    */
   data: { args: [session: SessionView, tx: TransactionView]; result: Verdict | undefined };
   /**

@@ -5,5 +5,6 @@ export type * from './delivery.js';
 export * from './hooks.js';
 export * from './plugin.js';
 export { MapResults } from './map-results.js';
+export * from './auth-results.js';
 export * from './manifest.js';
 export * from './bundle-manifest.js';

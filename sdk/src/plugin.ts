@@ -25,6 +25,10 @@ export type TapFn<H extends HookName> = (...args: HookArgs<H>) => HookResult<H> 
  */
 export interface PluginDns {
   resolve4(name: string): Promise<string[]>;
+  /** With `{ ttl: true }`: each address with its TTL in seconds (for caches that honour it). */
+  resolve4(name: string, options: { ttl: true }): Promise<Array<{ address: string; ttl: number }>>;
+  resolve6(name: string): Promise<string[]>;
+  resolve6(name: string, options: { ttl: true }): Promise<Array<{ address: string; ttl: number }>>;
   resolveMx(name: string): Promise<Array<{ exchange: string; priority: number }>>;
   resolveTxt(name: string): Promise<string[][]>;
   resolvePtr(name: string): Promise<string[]>;
@@ -53,6 +57,12 @@ export interface PluginApi<Options = Record<string, unknown>> {
   readonly hostname: string;
   /** DNS through the server's resolvers. Always there for trusted plugins; sandboxed ones need the `dns` grant. */
   readonly dns?: PluginDns;
+  /**
+   * The server's data directory (config `dataDir`, absolute). A plugin keeps its files under
+   * `dataDir/<plugin name>` (the dkim plugin's keys: `dataDir/dkim/<domain>/<selector>.key`).
+   * Only for trusted plugins: a sandboxed one has no file system.
+   */
+  readonly dataDir?: string;
   /** Persistent key-value state. Always there for trusted plugins; sandboxed ones need the `kv` grant. */
   readonly kv?: PluginKv;
   /**

@@ -20,6 +20,19 @@ import { createHookRegistry, type HookRegistry } from './hook-registry.js';
 import { guardTap, type HookKind } from './tap-guard.js';
 import { TapTimings } from './tap-timings.js';
 
+/**
+ * A transaction that keeps the data hook's quarantine verdicts aside: at DATA, quarantine does not
+ * stop later taps (a virus scan after a spam verdict still runs, signing still happens, a later
+ * reject still wins). The core's transaction implements it; without it, quarantine bails as usual.
+ */
+export interface HoldsQuarantine {
+  holdQuarantine(verdict: Verdict): void;
+}
+
+function holdsQuarantine(value: unknown): value is HoldsQuarantine {
+  return typeof (value as Partial<HoldsQuarantine> | undefined)?.holdQuarantine === 'function';
+}
+
 export interface TapOwner {
   /** Plugin name, or "core" for built-in taps. */
   plugin: string;
@@ -64,11 +77,20 @@ export class Pipeline {
       this.hooks.deliver.tapPromise(tapInfo, skipWhenDone);
       return;
     }
-    (this.hooks[hook] as { tapPromise(info: object, fn: (...args: unknown[]) => Promise<unknown>): void }).tapPromise(tapInfo, guarded);
+    const tapFn =
+      hook === 'data'
+        ? async (...args: unknown[]) => {
+            const verdict = await guarded(...args);
+            if ((verdict as Verdict | undefined)?.action !== 'quarantine' || !holdsQuarantine(args[1])) return verdict;
+            args[1].holdQuarantine(verdict as Verdict);
+            return undefined;
+          }
+        : guarded;
+    (this.hooks[hook] as { tapPromise(info: object, fn: (...args: unknown[]) => Promise<unknown>): void }).tapPromise(tapInfo, tapFn);
   }
 
   /** The facade a plugin's `setup` gets: it can tap, never call. */
-  apiFor<O>(owner: TapOwner, options: O, log: Logger, hostname: string, capabilities: { dns?: PluginDns; kv?: PluginKv } = {}): PluginApi<O> {
+  apiFor<O>(owner: TapOwner, options: O, log: Logger, hostname: string, capabilities: { dns?: PluginDns; kv?: PluginKv; dataDir?: string } = {}): PluginApi<O> {
     return Object.freeze({
       name: owner.plugin,
       options: Object.freeze(options),

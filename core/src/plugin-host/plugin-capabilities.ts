@@ -1,6 +1,6 @@
 import type { PluginDns, PluginKv } from '@postern/sdk';
 import type { PosternConfig } from '../config/types.js';
-import { createResolver } from '../util/dns-resolver.js';
+import { createSandboxResolver } from './sandbox/dns-resolver.js';
 import type { KvStore } from './sandbox/kv-store.js';
 
 /** The longest kv key a plugin may use (the same as the sandbox's limit). */
@@ -9,16 +9,10 @@ const MAX_KEY = 512;
 /**
  * The DNS lookups a trusted plugin gets as `api.dns`: the server's resolvers (config `dns`), and
  * only the lookups, so a plugin cannot change the servers for everyone. Sandboxed plugins get
- * the same four through their `dns` grant.
+ * the same lookups through their `dns` grant.
  */
 export function pluginDns(config: Pick<PosternConfig, 'dns'>): PluginDns {
-  const resolver = createResolver(config.dns);
-  return Object.freeze({
-    resolve4: (name: string) => resolver.resolve4(name),
-    resolveMx: (name: string) => resolver.resolveMx(name),
-    resolveTxt: (name: string) => resolver.resolveTxt(name),
-    resolvePtr: (name: string) => resolver.resolvePtr(name),
-  });
+  return Object.freeze(createSandboxResolver(config.dns));
 }
 
 /** `api.kv` of a trusted plugin: the server's kv store, namespaced by the plugin's name, JSON values. */

@@ -117,7 +117,7 @@ async function loadOne(pipeline: Pipeline, planned: PlannedPlugin, config: Poste
   const owner = { plugin: name, timeoutMs, failOpen: section.failOpen ?? false };
   try {
     // Trusted plugins get dns and kv directly; a sandboxed one has them (if granted) inside its worker.
-    const capabilities = trusted ? { dns, kv: pluginKv(kv, name) } : {};
+    const capabilities = trusted ? { dns, kv: pluginKv(kv, name), dataDir: config.dataDir } : {};
     await def.setup(pipeline.apiFor(owner, options, log.child({ plugin: name }), config.hostname, capabilities));
   } catch (err) {
     if (isPosternError(err)) throw err;

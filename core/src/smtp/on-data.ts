@@ -1,5 +1,7 @@
+import type { Verdict } from '@postern/sdk';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { SpoolEnvelope } from '../spool/spool.js';
+import { authResultsHeader, stripForgedAuthResults } from './auth-results-header.js';
 import { findBareLineEnding } from './line-endings.js';
 import { receivedHeader } from './received-header.js';
 import type { SmtpContext } from './smtp-context.js';
@@ -71,8 +73,16 @@ export function onData(ctx: SmtpContext) {
       if (findBareLineEnding(message) !== -1) {
         return finish('rejected', { code: 554, enhanced: '5.6.0', message: 'Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 2.3.8)' }, message.length);
       }
-      tx.message = message;
-      const verdict = await state.pipeline.decide('data', state, tx);
+      const stripped = stripForgedAuthResults(message, ctx.config.hostname);
+      if (stripped.removed > 0) ctx.log.info({ queueId: tx.id, removed: stripped.removed }, 'removed Authentication-Results headers that claimed this server');
+      tx.message = stripped.message;
+      tx.inDataHook = true;
+      let verdict: Verdict | undefined;
+      try {
+        verdict = (await state.pipeline.decide('data', state, tx)) ?? tx.heldQuarantine;
+      } finally {
+        tx.inDataHook = false;
+      }
       tx.note('data', verdict);
       if (isRefusal(verdict)) return finish('rejected', replyFor('data', verdict), message.length);
       if (verdict?.action === 'discard') {
@@ -83,10 +93,12 @@ export function onData(ctx: SmtpContext) {
 
       const receivedAt = Date.now();
       const recipients = tx.recipients.map((r) => r.address);
+      // Top down: our Authentication-Results, what plugins added (DKIM-Signature last, as signed), Received.
       const prefix =
+        authResultsHeader(ctx.config.hostname, tx.authResults) +
         tx.addedHeaders.map(([name, value]) => `${name}: ${value}\r\n`).join('') +
         receivedHeader(state, ctx.config.hostname, tx.id, recipients, new Date(receivedAt));
-      const full = Buffer.concat([Buffer.from(prefix, 'utf8'), message]);
+      const full = Buffer.concat([Buffer.from(prefix, 'utf8'), tx.message]);
       const envelope: SpoolEnvelope = {
         id: tx.id,
         sender: tx.mailFrom.address,

@@ -1,4 +1,4 @@
-import { MapResults, type EnvelopeAddress, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
+import { formatAuthResult, MapResults, type AuthResult, type EnvelopeAddress, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Lease } from '../plugin-host/plugin-host.js';
@@ -23,10 +23,15 @@ export class SmtpTransaction implements TransactionView {
   readonly results = new MapResults();
   readonly addedHeaders: Array<readonly [string, string]> = [];
   readonly verdicts: LoggedVerdict[] = [];
+  readonly authResults: AuthResult[] = [];
   message: Buffer | undefined;
   /** Set by a quarantine verdict at DATA. */
   folder: string | undefined;
   discarded = false;
+  /** The first quarantine verdict of the data hook: it does not stop later taps (see HoldsQuarantine). */
+  heldQuarantine: Verdict | undefined;
+  /** True while the data hook runs: the only time `replaceMessage` is allowed. */
+  inDataHook = false;
 
   constructor(id: string, mailFrom: EnvelopeAddress) {
     this.id = id;
@@ -38,6 +43,21 @@ export class SmtpTransaction implements TransactionView {
     // A header value may not smuggle in a new header line: collapse line breaks into folding.
     const clean = value.replace(/\r?\n(?![ \t])/g, '\r\n\t').replace(/\r(?!\n)|(?<!\r)\n/g, ' ');
     this.addedHeaders.push([name, clean]);
+  }
+
+  addAuthResult(result: AuthResult): void {
+    formatAuthResult(result); // throws a TypeError for what would break the header's syntax
+    this.authResults.push({ ...result, ...(result.props ? { props: { ...result.props } } : {}) });
+  }
+
+  replaceMessage(message: Buffer): void {
+    if (!Buffer.isBuffer(message)) throw new TypeError('tx.replaceMessage(message): message must be a Buffer');
+    if (!this.inDataHook) throw new TypeError('tx.replaceMessage: only in the data hook');
+    this.message = message;
+  }
+
+  holdQuarantine(verdict: Verdict): void {
+    this.heldQuarantine ??= verdict;
   }
 
   note(hook: string, verdict: Verdict | undefined): void {

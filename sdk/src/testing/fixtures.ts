@@ -1,5 +1,6 @@
 import type { Delivery, DeliveryRecipient, DeliveryResult } from '../delivery.js';
 import type { EnvelopeAddress, SessionView, TransactionView } from '../envelope.js';
+import { formatAuthResult, type AuthResult } from '../auth-results.js';
 import { MapResults } from '../map-results.js';
 import type { ResultsStore } from '../results.js';
 
@@ -27,9 +28,10 @@ export type TestSession = Mutable<SessionView>;
  * await h.run('data', h.session(), tx);
  * assert.deepEqual(tx.addedHeaders, [['X-Spam-Score', '0.1']]);
  */
-export interface TestTransaction extends Omit<Mutable<TransactionView>, 'recipients' | 'addedHeaders'> {
+export interface TestTransaction extends Omit<Mutable<TransactionView>, 'recipients' | 'addedHeaders' | 'authResults'> {
   recipients: EnvelopeAddress[];
   addedHeaders: Array<readonly [string, string]>;
+  authResults: AuthResult[];
 }
 
 /**
@@ -110,7 +112,8 @@ function toMessage(value: string | Buffer): Buffer {
 
 export function buildTransaction(id: string, init: TransactionInit = {}): TestTransaction {
   const addedHeaders: Array<readonly [string, string]> = [];
-  return {
+  const authResults: AuthResult[] = [];
+  const tx: TestTransaction = {
     id: init.id ?? id,
     mailFrom: toAddress(init.mailFrom ?? 'sender@example.test'),
     // Empty by default: at the mailFrom hook no recipient has been accepted yet.
@@ -121,7 +124,17 @@ export function buildTransaction(id: string, init: TransactionInit = {}): TestTr
     addHeader(name: string, value: string): void {
       addedHeaders.push([name, value] as const);
     },
+    authResults,
+    addAuthResult(result: AuthResult): void {
+      formatAuthResult(result); // throws, as the core does, for what would break the header
+      authResults.push(result);
+    },
+    replaceMessage(message: Buffer): void {
+      if (!Buffer.isBuffer(message)) throw new TypeError('tx.replaceMessage(message): message must be a Buffer');
+      tx.message = message;
+    },
   };
+  return tx;
 }
 
 export function buildDelivery(id: string, settledBy: string, init: DeliveryInit = {}): TestDelivery {

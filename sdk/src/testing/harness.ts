@@ -37,6 +37,8 @@ export interface HarnessInit<Options> {
   dns?: PluginDns;
   /** `api.kv`. Default: a fresh `memoryKv()`. */
   kv?: PluginKv;
+  /** `api.dataDir`: e.g. a temporary directory. Default: none. */
+  dataDir?: string;
 }
 
 /**
@@ -167,6 +169,7 @@ export async function createHarness<Options>(
     log: logger,
     hostname: init.hostname ?? 'mx.postern.test',
     ...(init.dns ? { dns: init.dns } : {}),
+    ...(init.dataDir ? { dataDir: init.dataDir } : {}),
     kv: init.kv ?? memoryKv(),
     tap<H extends HookName>(hook: H, fn: TapFn<H>, tapOptions: TapOptions = {}): void {
       // A typo in a hook name would otherwise make a tap that silently never runs.

@@ -2,7 +2,7 @@ import { DELIVERY_HOOKS, EVENT_HOOKS, POLICY_HOOKS } from '../hooks.js';
 import type { HookArgs, HookName, HookResult } from '../hooks.js';
 import type { Delivery } from '../delivery.js';
 import type { TapFn } from '../plugin.js';
-import { isVerdict } from '../verdict.js';
+import { isVerdict, type Verdict } from '../verdict.js';
 import { HarnessError } from './harness-error.js';
 
 /**
@@ -76,6 +76,8 @@ export async function runTaps<H extends HookName>(
     }
     return undefined as HookResult<H>;
   }
+  // At DATA a quarantine does not stop later taps; it is the answer unless a later tap refuses.
+  let held: Verdict | undefined;
   for (const tap of inStageOrder(taps)) {
     const result = await callTap(plugin, tap, args);
     if (result === undefined) continue;
@@ -84,7 +86,12 @@ export async function runTaps<H extends HookName>(
       throw new HarnessError('POSTERN_PLUGIN_BAD_VERDICT', `plugin "${plugin}": ${hook} tap returned something that is not a Verdict: ${JSON.stringify(result)}`);
     }
     // The core stamps every verdict with the plugin that returned it, for the log.
-    return { ...result, by: plugin } as HookResult<H>;
+    const stamped: Verdict = { ...result, by: plugin };
+    if (hook === 'data' && stamped.action === 'quarantine') {
+      held ??= stamped;
+      continue;
+    }
+    return stamped as HookResult<H>;
   }
-  return undefined as HookResult<H>;
+  return held as HookResult<H>;
 }

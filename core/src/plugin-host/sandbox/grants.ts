@@ -6,7 +6,7 @@ import { ErrorCode, PosternError } from '../../errors.js';
  * (`effectiveGrants`). Anything absent is denied.
  */
 export interface SandboxGrants {
-  /** `api.dns`: resolve4 / resolveMx / resolveTxt / resolvePtr through the server's resolver. */
+  /** `api.dns`: resolve4 / resolve6 / resolveMx / resolveTxt / resolvePtr through the server's resolver. */
   dns?: boolean;
   /** `api.kv`: an async key-value store namespaced to the plugin. */
   kv?: boolean;

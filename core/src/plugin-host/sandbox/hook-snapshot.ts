@@ -1,4 +1,4 @@
-import { isVerdict, type HookName, type ResultsStore, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
+import { isVerdict, type AuthResult, type HookName, type ResultsStore, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 
 /*
  * What crosses the boundary for one tap call, both ways, as JSON text: the sandbox gets fresh
@@ -84,6 +84,7 @@ export function encodeArgs(hook: HookName, args: readonly unknown[]): EncodedArg
           recipients: tx.recipients.map(address),
           results: resultsData(tx.results),
           addedHeaders: tx.addedHeaders.map(([name, v]) => [name, v]),
+          authResults: tx.authResults,
         },
       ]);
       if (hook === 'data' && tx.message) message = tx.message.toString('latin1');
@@ -94,8 +95,14 @@ export function encodeArgs(hook: HookName, args: readonly unknown[]): EncodedArg
   return { json: JSON.stringify(out), message };
 }
 
-/** A change a tap asked for; rejected ones are reported, never applied. */
-export type Effect = readonly [scope: 's' | 't' | 'h', key: string, value: string];
+/**
+ * A change a tap asked for; rejected ones are reported, never applied. Scopes: 's'/'t' a results
+ * value (JSON) of the session/transaction, 'h' a header, 'a' an auth result (JSON), 'm' the
+ * replaced message (latin1).
+ */
+export type Effect = readonly [scope: EffectScope, key: string, value: string];
+type EffectScope = 's' | 't' | 'h' | 'a' | 'm';
+const EFFECT_SCOPES: ReadonlySet<string> = new Set<EffectScope>(['s', 't', 'h', 'a', 'm']);
 
 export interface Answer {
   verdict: unknown;
@@ -108,7 +115,7 @@ export function parseAnswer(json: string): Answer {
   const effects: Effect[] = [];
   if (Array.isArray(parsed.fx)) {
     for (const e of parsed.fx as unknown[]) {
-      if (Array.isArray(e) && e.length === 3 && (e[0] === 's' || e[0] === 't' || e[0] === 'h') && typeof e[1] === 'string' && typeof e[2] === 'string') {
+      if (Array.isArray(e) && e.length === 3 && EFFECT_SCOPES.has(e[0] as string) && typeof e[1] === 'string' && typeof e[2] === 'string') {
         effects.push(e as unknown as Effect);
       }
     }
@@ -121,12 +128,18 @@ export function parseAnswer(json: string): Answer {
  * under its own name (so it cannot forge another plugin's findings, e.g. an SPF pass a greylist
  * trusts) and headers the core accepts. Returns what was refused, for the log.
  */
-export function applyEffects(hook: HookName, args: readonly unknown[], effects: readonly Effect[], plugin: string): string[] {
+export function applyEffects(hook: HookName, args: readonly unknown[], effects: readonly Effect[], plugin: string, messageLimit: number): string[] {
   const layout = LAYOUT[hook];
   const session = layout[0] === 's' ? (args[0] as SessionView) : undefined;
   const tx = layout[1] === 't' ? (args[1] as TransactionView) : undefined;
   const refused: string[] = [];
   for (const [scope, key, value] of effects) {
+    if (scope === 'm') {
+      if (!tx || hook !== 'data') refused.push('message: only the data hook may replace the message');
+      else if (value.length > messageLimit) refused.push(`message: larger than ${messageLimit} bytes`);
+      else tx.replaceMessage(Buffer.from(value, 'latin1'));
+      continue;
+    }
     if (value.length > MAX_EFFECT_BYTES) {
       refused.push(`${scope === 'h' ? 'header' : 'results'} ${key}: larger than ${MAX_EFFECT_BYTES} bytes`);
       continue;
@@ -144,6 +157,18 @@ export function applyEffects(hook: HookName, args: readonly unknown[], effects: 
         tx.addHeader(key, value);
       } catch (err) {
         refused.push(`header ${key}: ${(err as Error).message}`);
+      }
+      continue;
+    }
+    if (scope === 'a') {
+      if (!tx) {
+        refused.push(`auth result ${key}: this hook has no transaction`);
+        continue;
+      }
+      try {
+        tx.addAuthResult(JSON.parse(value) as AuthResult);
+      } catch (err) {
+        refused.push(`auth result ${key}: ${(err as Error).message}`);
       }
       continue;
     }

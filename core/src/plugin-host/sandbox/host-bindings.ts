@@ -34,7 +34,7 @@ export interface HostOps {
   close(): void;
 }
 
-const DNS_TYPES: ReadonlySet<string> = new Set(['A', 'MX', 'TXT', 'PTR']);
+const DNS_TYPES: ReadonlySet<string> = new Set(['A', 'AAAA', 'A+TTL', 'AAAA+TTL', 'MX', 'TXT', 'PTR']);
 const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 const isId = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
 const isKey = (key: unknown): key is string => typeof key === 'string' && key.length > 0 && key.length <= MAX_KV_KEY;

@@ -203,7 +203,13 @@ export const RUNTIME_SOURCE = String.raw`(function posternSandboxRuntime(host, c
     return (name) => hostPromise((cb) => hostDns(type, StringCtor(name), cb), (json) => jsonParse(json));
   }
   const dns = config.grants.dns
-    ? freeze({ resolve4: lookup('A'), resolveMx: lookup('MX'), resolveTxt: lookup('TXT'), resolvePtr: lookup('PTR') })
+    ? freeze({
+        resolve4: (name, options) => lookup(options !== null && typeof options === 'object' && options.ttl ? 'A+TTL' : 'A')(name),
+        resolve6: (name, options) => lookup(options !== null && typeof options === 'object' && options.ttl ? 'AAAA+TTL' : 'AAAA')(name),
+        resolveMx: lookup('MX'),
+        resolveTxt: lookup('TXT'),
+        resolvePtr: lookup('PTR'),
+      })
     : undefined;
 
   const kv = config.grants.kv
@@ -325,6 +331,8 @@ export const RUNTIME_SOURCE = String.raw`(function posternSandboxRuntime(host, c
     let messageBuffer;
     const headers = data.addedHeaders;
     for (let i = 0; i < headers.length; i++) freeze(headers[i]);
+    const authResults = data.authResults;
+    for (let i = 0; i < authResults.length; i++) deepFreeze(authResults[i]);
     const view = {
       id: data.id,
       mailFrom: deepFreeze(data.mailFrom),
@@ -349,6 +357,29 @@ export const RUNTIME_SOURCE = String.raw`(function posternSandboxRuntime(host, c
       },
       get addedHeaders() {
         return freeze(headers.slice());
+      },
+      // The host checks the syntax again (formatAuthResult) before it is applied.
+      addAuthResult(result) {
+        if (result === null || typeof result !== 'object') throw new TypeErrorCtor('tx.addAuthResult(result): result must be an object');
+        const copy = { method: StringCtor(result.method), result: StringCtor(result.result) };
+        if (result.reason !== undefined) copy.reason = StringCtor(result.reason);
+        if (result.props !== null && typeof result.props === 'object') {
+          copy.props = {};
+          for (const key in result.props) copy.props[StringCtor(key)] = StringCtor(result.props[key]);
+        }
+        authResults[authResults.length] = deepFreeze(copy);
+        effects[effects.length] = ['a', copy.method, jsonStringify(copy)];
+      },
+      get authResults() {
+        return freeze(authResults.slice());
+      },
+      replaceMessage(buffer) {
+        if (!(buffer instanceof Uint8Array)) throw new TypeErrorCtor('tx.replaceMessage(message): message must be a Buffer');
+        if (message === undefined) throw new TypeErrorCtor('tx.replaceMessage: only in the data hook');
+        if (buffer.length > config.limits.buffer) throw codedError(config.codes.limit, 'tx.replaceMessage: at most ' + config.limits.buffer + ' bytes from a sandboxed plugin');
+        message = apply(bufferFrom, BufferCtor, [buffer]).toString('latin1');
+        messageBuffer = undefined;
+        effects[effects.length] = ['m', 'message', message];
       },
     };
     return freeze(view);

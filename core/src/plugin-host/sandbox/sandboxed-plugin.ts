@@ -383,7 +383,7 @@ export async function loadSandboxedPlugin(source: string, filename: string, gran
       if (kind === 'B') return { notAVerdict: body };
       const { verdict, effects } = parsing(() => parseAnswer(body), `${call.what}: unreadable answer`, ErrorCode.PLUGIN_TAP_FAILED);
       if (effects.length > 0) {
-        const refused = applyEffects(hook, args, effects, plugin);
+        const refused = applyEffects(hook, args, effects, plugin, BUFFER_LIMIT);
         if (refused.length > 0) {
           api?.log.warn({ code: ErrorCode.PLUGIN_SANDBOX_DENIED, plugin, hook, refused }, `plugin ${plugin}: ${hook}: refused ${refused.join('; ')}`);
         }
