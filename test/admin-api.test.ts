@@ -25,7 +25,7 @@ const plugin = `export default { name: 'block-domain', defaults: { domain: 'a.te
   validate(o) { return typeof o.domain === 'string' ? [] : ['domain: must be a string']; },
   setup(api) { api.tap('mailFrom', (_s, tx) => tx.mailFrom.domain === api.options.domain ? { action: 'reject' } : undefined); } };`;
 
-test('admin API: status and reload with the token; 401 without; a failed reload is 409 with its code', async (t) => {
+test('admin API: status, tap timings and reload with the token; 401 without; a failed reload is 409 with its code', async (t) => {
   const [port] = await freePorts(1);
   const env = await createEnv(t, {
     ...WORLD,
@@ -44,6 +44,19 @@ test('admin API: status and reload with the token; 401 without; a failed reload 
   assert.equal(status.status, 200);
   assert.equal(status.body.generation, 1);
   assert.deepEqual((status.body.plugins as Array<{ name: string }>).map((p) => p.name), ['block-domain']);
+
+  const client = await env.connect('mx');
+  await client.ehlo();
+  assert.equal((await client.cmd('MAIL FROM:<x@a.test>')).code, 550);
+  assert.equal((await client.cmd('RSET')).code, 250);
+  assert.equal((await client.cmd('MAIL FROM:<x@b.test>')).code, 250);
+  await client.quit();
+  const timings = await curl(`${base}/api/plugins/timings`, { token: TOKEN });
+  assert.equal(timings.status, 200);
+  const taps = timings.body.taps as Array<{ hook: string; plugin: string; calls: number; failures: number; avgMs: number }>;
+  const mine = taps.find((tap) => tap.plugin === 'block-domain');
+  assert.deepEqual({ hook: mine?.hook, calls: mine?.calls, failures: mine?.failures }, { hook: 'mailFrom', calls: 2, failures: 0 });
+  assert.ok(typeof mine?.avgMs === 'number' && mine.avgMs >= 0);
 
   const reloaded = await curl(`${base}/api/plugins/reload`, { method: 'POST', token: TOKEN });
   assert.equal(reloaded.status, 200, JSON.stringify(reloaded.body));

@@ -53,6 +53,7 @@ export async function startAdmin(deps: AdminDeps): Promise<RunningAdmin> {
   });
 
   app.get('/api/plugins', async () => deps.plugins.status());
+  app.get('/api/plugins/timings', async () => deps.plugins.timings());
 
   app.post('/api/plugins/reload', async (_request, reply) => {
     const result = await deps.reload();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PosternConfig } from '../config/types.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { TapTiming } from '../pipeline/tap-timings.js';
 import type { LoadedPlugin } from './plugin-loader.js';
 
 /** One plugin set, built and validated as a whole: the unit that hot reload swaps. */
@@ -29,6 +30,13 @@ export interface PluginStatus {
   since: number;
   plugins: Array<{ name: string; version: string; dir: string }>;
   lastError?: { at: number; code?: string; message: string };
+}
+
+export interface TapTimingsReport {
+  generation: number;
+  since: number;
+  /** Busiest first. */
+  taps: Array<TapTiming & { avgMs: number }>;
 }
 
 /** Builds a generation's pipeline from a config: core taps plus every enabled plugin. Throws on any failure. */
@@ -133,6 +141,19 @@ export class PluginHost {
       plugins: g.plugins.map((p) => ({ name: p.name, version: p.version, dir: p.dir })),
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
+  }
+
+  /**
+   * Where the time goes: per hook and tap owner, the calls, failures and time spent since the
+   * serving generation was built (a reload starts new counts).
+   */
+  timings(): TapTimingsReport {
+    const g = this.#current;
+    const taps = g.pipeline.timings
+      .snapshot()
+      .map((t) => ({ ...t, totalMs: Math.round(t.totalMs * 1000) / 1000, avgMs: t.calls === 0 ? 0 : Math.round((t.totalMs / t.calls) * 1000) / 1000 }))
+      .sort((a, b) => b.totalMs - a.totalMs);
+    return { generation: g.id, since: g.createdAt, taps };
   }
 
   /** Shut every generation down (server stop). */
