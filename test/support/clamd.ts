@@ -1,7 +1,9 @@
 /**
  * A test ClamAV daemon: clamd in the foreground on 127.0.0.1 and a free port, with a two-file
  * signature database of its own instead of the official one (no freshclam, no download):
- * - `local.hdb`: the MD5 of the 68-byte EICAR test file (`Local.EICAR.Test-File`);
+ * - `local.hdb`: the MD5 of the 68-byte EICAR test file (`Local.EICAR.Test-File`) and of the
+ *   544-byte clam.exe of clamav-testfiles (`Local.ClamAV-Test-File`), which clamd finds inside
+ *   every one of the 44 samples of /usr/share/clamav-testfiles (zip, 7z, upx, pdf, mail, tnef...);
  * - `local.ndb`: the string "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" anywhere in any file
  *   (`Local.EICAR.Test-String`), which also finds EICAR inside a mail message or a MIME part.
  * clamd reports them with a `.UNOFFICIAL` suffix. Ready in ~0.1 s (Debian 12, clamav-daemon).
@@ -28,6 +30,9 @@ export interface ClamdServer {
 
 const CLAMD = process.env.CLAMD ?? 'clamd';
 
+/** Where Debian's clamav-testfiles puts the ClamAV test samples. */
+export const CLAMAV_TESTFILES = '/usr/share/clamav-testfiles';
+
 /** The EICAR test file (68 bytes), built here so that no file in the repository holds it. */
 export function eicar(): string {
   return ['X5O!P%@AP[4\\PZX54(P^)7CC)7}$', 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE', '!$H+H*'].join('');
@@ -51,16 +56,16 @@ function ask(port: number, command: string, timeoutMs = 500): Promise<string> {
 }
 
 /**
- * Start clamd; resolves when it answers PING with PONG. Stopped (SIGTERM to its pid, SIGKILL after
+ * Start clamd (`options.config`: more clamd.conf lines); resolves when it answers PING with PONG. Stopped (SIGTERM to its pid, SIGKILL after
  * 2 s) after the test, or earlier with `stop()`.
  */
-export async function startClamd(t: Cleanup): Promise<ClamdServer> {
+export async function startClamd(t: Cleanup, options: { config?: string[] } = {}): Promise<ClamdServer> {
   const dir = await tempDir(t, 'postern-clamd-');
   const db = join(dir, 'db');
   const tmp = join(dir, 'tmp');
   await mkdir(db);
   await mkdir(tmp);
-  await writeFile(join(db, 'local.hdb'), '44d88612fea8a8f36de82e1278abb02f:68:Local.EICAR.Test-File\n');
+  await writeFile(join(db, 'local.hdb'), '44d88612fea8a8f36de82e1278abb02f:68:Local.EICAR.Test-File\naa15bcf478d165efd2065190eb473bcb:544:Local.ClamAV-Test-File\n');
   const hex = Buffer.from('EICAR-STANDARD-ANTIVIRUS-TEST-FILE').toString('hex');
   await writeFile(join(db, 'local.ndb'), `Local.EICAR.Test-String:0:*:${hex}\n`);
 
@@ -76,6 +81,11 @@ export async function startClamd(t: Cleanup): Promise<ClamdServer> {
     `LogFile ${join(dir, 'clamd.log')}`,
     'StreamMaxLength 50M',
     'SelfCheck 0',
+    // clamav-testfiles' clam_cache_emax.tgz nests clam.exe 9 tar.gz deep (18 levels for clamd);
+    // inside a base64 MIME attachment that passes the default MaxRecursion 17 and clamd stops
+    // unpacking without an alert. One more mail layer must still be caught.
+    ...(options.config?.some((l) => /^MaxRecursion\b/.test(l)) ? [] : ['MaxRecursion 20']),
+    ...(options.config ?? []),
   ];
   await writeFile(configFile, config.join('\n') + '\n');
 

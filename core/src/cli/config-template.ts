@@ -144,7 +144,8 @@ plugins:
     enabled: false
     host: 127.0.0.1
     port: 3310
-    action: reject             # reject (554) or quarantine (the recipient's Quarantine folder)
+    action: reject             # reject (554), quarantine (the recipient's Quarantine folder) or
+                               # notice (deliver a notice instead, the original attached)
     onError: tempfail          # when clamd is down or slow: tempfail (451) or accept
 
   # Greylisting: the first attempt of an unknown (client network, sender, recipient) is asked to

@@ -1,11 +1,14 @@
 import { Stage, definePlugin, quarantine, reject, tempfail } from '@postern/sdk';
 import type { PluginDefinition } from '@postern/sdk';
 import { defaults, validate } from './options.js';
-import type { ClamavOptions } from './options.js';
+import type { ClamavAction, ClamavOptions } from './options.js';
+import { buildNotice } from './notice.js';
 import { clamdScanner } from './scanner.js';
 import type { Scan } from './scanner.js';
 
 export type { ClamavAction, ClamavOnError, ClamavOptions } from './options.js';
+export { buildNotice, ORIGINAL_FILENAME, SUBJECT_PREFIX } from './notice.js';
+export type { NoticeInput } from './notice.js';
 export { clamdScanner } from './scanner.js';
 export type { ClamdTarget, Scan, ScanResult } from './scanner.js';
 
@@ -16,6 +19,8 @@ export interface ClamavResult {
   viruses: string[];
   /** Set when the message was not scanned: too large for `maxSizeBytes`, or clamd failed. */
   skipped?: 'too-large' | 'error';
+  /** Set when infected: what the plugin did (`action`). */
+  action?: ClamavAction;
 }
 
 /** The folder infected mail goes to with `action: quarantine`. */
@@ -56,7 +61,7 @@ export function createClamavPlugin(makeScan: (options: Readonly<ClamavOptions>) 
 
       api.tap(
         'data',
-        async (_session, tx) => {
+        async (session, tx) => {
           const message = tx.message;
           if (message === undefined) return undefined;
           if (message.length > maxSizeBytes) {
@@ -75,14 +80,22 @@ export function createClamavPlugin(makeScan: (options: Readonly<ClamavOptions>) 
             return tempfail('Virus scan unavailable, try again later', { code: 451, enhanced: '4.7.1', reason: `clamav: ${describe(err)}` });
           }
 
-          const viruses = result.infected ? (result.viruses.length > 0 ? result.viruses : ['unknown']) : [];
-          tx.results.set('clamav', { infected: result.infected, viruses } satisfies ClamavResult);
           tx.addHeader('X-Virus-Scanned', 'ClamAV');
-          if (!result.infected) return undefined;
+          if (!result.infected) {
+            tx.results.set('clamav', { infected: false, viruses: [] } satisfies ClamavResult);
+            return undefined;
+          }
 
+          const viruses = result.viruses.length > 0 ? result.viruses : ['unknown'];
+          tx.results.set('clamav', { infected: true, viruses, action } satisfies ClamavResult);
           const reason = `clamav: ${viruses.join(', ')}`;
-          api.log.info({ tx: tx.id, viruses, action }, 'clamav: virus found');
+          // user / trusted: mail from our own users or networks (submission, relay), scanned alike.
+          api.log.info({ tx: tx.id, viruses, action, listener: session.listener, user: session.user, trusted: session.trusted }, 'clamav: virus found');
           if (action === 'quarantine') return quarantine({ folder: QUARANTINE_FOLDER, reason });
+          if (action === 'notice') {
+            tx.replaceMessage(buildNotice({ original: message, viruses, queueId: tx.id, mailFrom: tx.mailFrom.address, hostname: api.hostname }));
+            return undefined;
+          }
           return reject(`Virus found: ${cleanName(viruses[0]!)}`, { code: 554, enhanced: '5.7.1', reason });
         },
         // Room for a scan that uses all of scanTimeoutMs, so the plugin (not the host's tap
@@ -95,6 +108,7 @@ export function createClamavPlugin(makeScan: (options: Readonly<ClamavOptions>) 
 
 /**
  * Antivirus at DATA: each message (up to `maxSizeBytes`) streamed to clamd; infected mail is
- * refused with 554 5.7.1 or quarantined; a clamd that is down or slow means 451 (or accept).
+ * refused with 554 5.7.1, quarantined, or replaced by a notice carrying the original as an
+ * attachment; a clamd that is down or slow means 451 (or accept).
  */
 export default createClamavPlugin();

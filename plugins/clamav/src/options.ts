@@ -1,4 +1,4 @@
-export type ClamavAction = 'reject' | 'quarantine';
+export type ClamavAction = 'reject' | 'quarantine' | 'notice';
 export type ClamavOnError = 'tempfail' | 'accept';
 
 export interface ClamavOptions {
@@ -10,7 +10,10 @@ export interface ClamavOptions {
   scanTimeoutMs: number;
   /** Larger messages are not scanned: accepted, recorded as skipped. */
   maxSizeBytes: number;
-  /** reject: 554 5.7.1; quarantine: deliver into the recipients' "Quarantine" folder. */
+  /**
+   * reject: 554 5.7.1; quarantine: deliver into the recipients' "Quarantine" folder; notice:
+   * deliver to the inbox, instead of the message, a notice with the original attached (unrendered).
+   */
   action: ClamavAction;
   /** clamd down, slow or failing: tempfail (451 4.7.1) or accept unscanned. */
   onError: ClamavOnError;
@@ -25,7 +28,7 @@ export const defaults: ClamavOptions = {
   onError: 'tempfail',
 };
 
-const ACTIONS = new Set<string>(['reject', 'quarantine']);
+const ACTIONS = new Set<string>(['reject', 'quarantine', 'notice']);
 const ON_ERROR = new Set<string>(['tempfail', 'accept']);
 
 const positive = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 1;
@@ -37,7 +40,7 @@ export function validate(options: ClamavOptions): string[] {
   if (!positive(options.port) || options.port > 65535) errors.push('port: must be an integer from 1 to 65535');
   if (!positive(options.scanTimeoutMs)) errors.push('scanTimeoutMs: must be a positive integer (milliseconds)');
   if (!positive(options.maxSizeBytes)) errors.push('maxSizeBytes: must be a positive integer (bytes)');
-  if (!ACTIONS.has(options.action)) errors.push('action: must be reject or quarantine');
+  if (!ACTIONS.has(options.action)) errors.push('action: must be reject, quarantine or notice');
   if (!ON_ERROR.has(options.onError)) errors.push('onError: must be tempfail or accept');
   return errors;
 }

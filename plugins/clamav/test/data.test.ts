@@ -4,7 +4,7 @@ import { Stage } from '@postern/sdk';
 import { createHarness, HarnessError } from '@postern/sdk/testing';
 import plugin, { QUARANTINE_FOLDER } from '../src/index.js';
 import type { ClamavResult } from '../src/index.js';
-import { MESSAGE, clamavHarness } from './helpers.js';
+import { MESSAGE, clamavHarness, mimeParts, parseEntity } from './helpers.js';
 
 const INFECTED = { infected: true, viruses: ['Eicar-Signature'] };
 
@@ -44,7 +44,7 @@ test('infected, action reject: 554 5.7.1 Virus found: <name>', async () => {
   assert.equal(verdict?.enhanced, '5.7.1');
   assert.equal(verdict?.message, 'Virus found: Eicar-Signature');
   assert.equal(verdict?.by, 'clamav');
-  assert.deepEqual(tx.results.get<ClamavResult>('clamav'), { infected: true, viruses: ['Eicar-Signature'] });
+  assert.deepEqual(tx.results.get<ClamavResult>('clamav'), { infected: true, viruses: ['Eicar-Signature'], action: 'reject' });
   assert.ok(h.log.some((e) => e.level === 'info' && e.msg === 'clamav: virus found'));
 });
 
@@ -70,7 +70,46 @@ test('infected, action quarantine: quarantine verdict to the Quarantine folder, 
   assert.equal(QUARANTINE_FOLDER, 'Quarantine');
   assert.match(verdict?.reason ?? '', /Eicar-Signature/);
   assert.deepEqual(tx.addedHeaders, [['X-Virus-Scanned', 'ClamAV']]);
-  assert.deepEqual(tx.results.get<ClamavResult>('clamav'), { infected: true, viruses: ['Eicar-Signature'] });
+  assert.deepEqual(tx.results.get<ClamavResult>('clamav'), { infected: true, viruses: ['Eicar-Signature'], action: 'quarantine' });
+  assert.equal(tx.message?.toString(), MESSAGE.replace(/\n/g, '\r\n'), 'the message is not touched');
+});
+
+test('infected, action notice: accepted, the message replaced by a notice with the original attached', async () => {
+  const h = await clamavHarness({ action: 'notice' }, INFECTED);
+  const tx = h.transaction({ id: 'Q1234', mailFrom: 'a@example.test', recipients: ['ann@example.test'], message: MESSAGE });
+  const original = tx.message!;
+  assert.equal(await h.run('data', h.session(), tx), undefined);
+  assert.deepEqual(tx.addedHeaders, [['X-Virus-Scanned', 'ClamAV']]);
+  assert.deepEqual(tx.results.get<ClamavResult>('clamav'), { infected: true, viruses: ['Eicar-Signature'], action: 'notice' });
+  const notice = parseEntity(tx.message!);
+  assert.match(notice.headers.get('from')!, /^Mail Delivery System <MAILER-DAEMON@mx\.postern\.test>$/);
+  assert.equal(notice.headers.get('subject'), '[virus removed] hi');
+  assert.match(notice.headers.get('content-type')!, /^multipart\/mixed; boundary=/);
+  const [text, attachment] = mimeParts(notice);
+  assert.match(text!.body, /Eicar-Signature/);
+  assert.match(text!.body, /Queue ID:\s+Q1234/);
+  assert.equal(Buffer.from(attachment!.body, 'base64').toString('latin1'), original.toString('latin1'));
+  assert.ok(h.log.some((e) => e.level === 'info' && e.msg === 'clamav: virus found'));
+});
+
+test('a clean message is never replaced, whatever the action', async () => {
+  const h = await clamavHarness({ action: 'notice' });
+  const tx = h.transaction({ message: MESSAGE });
+  assert.equal(await h.run('data', h.session(), tx), undefined);
+  assert.equal(tx.message?.toString(), MESSAGE.replace(/\n/g, '\r\n'));
+});
+
+test('authenticated (submission) and trusted (relay) senders are scanned too', async () => {
+  for (const action of ['reject', 'notice'] as const) {
+    const h = await clamavHarness({ action }, INFECTED);
+    for (const session of [h.session({ listener: 'submission', user: 'ann@example.test' }), h.session({ listener: 'mx', trusted: true })]) {
+      const tx = h.transaction({ recipients: ['someone@remote.test'], message: MESSAGE });
+      const verdict = await h.run('data', session, tx);
+      if (action === 'reject') assert.equal(verdict?.code, 554);
+      else assert.match(tx.message!.toString(), /^Subject: \[virus removed\] hi\r$/m);
+    }
+    assert.equal(h.scanned.length, 2);
+  }
 });
 
 test('clamd fails, onError tempfail (default): 451 4.7.1, skipped error, no header', async () => {
@@ -125,6 +164,7 @@ test('validate lists every bad option', async () => {
     clamavHarness({ host: '', port: 70000, scanTimeoutMs: 0, maxSizeBytes: -1, action: 'drop' as never, onError: 'ignore' as never }),
     (err: unknown) => {
       assert.ok(err instanceof HarnessError);
+      assert.match(err.message, /action: must be reject, quarantine or notice/);
       for (const key of ['host:', 'port:', 'scanTimeoutMs:', 'maxSizeBytes:', 'action:', 'onError:']) assert.match(err.message, new RegExp(key));
       return true;
     },
