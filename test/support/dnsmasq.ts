@@ -13,7 +13,11 @@
  *   `[{ exchange: '', priority: 0 }]`.
  * - A TXT text longer than 255 bytes is split into 255-byte strings by dnsmasq (resolveTxt returns
  *   the chunks of one record); give an array to choose the strings yourself.
- * - Answers carry TTL 0, so nothing is cached between tests.
+ * - Answers carry TTL 0, so nothing is cached between tests; `startDns(t, records, { localTtl })`
+ *   gives every local answer that TTL instead (dnsmasq's `local-ttl`), for code that honours TTLs.
+ * - An `aaaa` host-record also answers the PTR of its ip6.arpa name. The reverse zone of the
+ *   documentation prefix 2001:db8::/32 is local (an unknown name there is NXDOMAIN); other
+ *   ip6.arpa names are REFUSED.
  *
  * @example
  *   const dns = await startDns(t, {
@@ -43,6 +47,11 @@ export interface DnsRecords {
   nullMx?: string[];
   /** CNAMEs; dnsmasq answers them only when the target is itself a local record. */
   cname?: Array<{ name: string; target: string }>;
+}
+
+export interface DnsOptions {
+  /** The TTL (seconds) of every local answer (dnsmasq `local-ttl`). Default 0. */
+  localTtl?: number;
 }
 
 export interface DnsServer {
@@ -106,7 +115,9 @@ async function answers(server: string): Promise<boolean> {
  * Start dnsmasq with `records`; resolves when it answers. Stopped (SIGTERM to its pid, SIGKILL
  * after 2 s) after the test, or earlier with `stop()`. Ready in ~20 ms.
  */
-export async function startDns(t: Cleanup, records: DnsRecords = {}): Promise<DnsServer> {
+export async function startDns(t: Cleanup, records: DnsRecords = {}, options: DnsOptions = {}): Promise<DnsServer> {
+  const { localTtl } = options;
+  if (localTtl !== undefined && (!Number.isInteger(localTtl) || localTtl < 0)) throw new Error(`dnsmasq: bad localTtl ${localTtl}`);
   const dir = await tempDir(t, 'postern-dns-');
   const recordLines = dnsmasqRecordLines(records);
   let lastError = '';
@@ -124,7 +135,9 @@ export async function startDns(t: Cleanup, records: DnsRecords = {}): Promise<Dn
       'no-poll',
       'local=/test/',
       'local=/127.in-addr.arpa/',
+      'local=/8.b.d.0.1.0.0.2.ip6.arpa/',
       `pid-file=${join(dir, 'dnsmasq.pid')}`,
+      ...(localTtl === undefined ? [] : [`local-ttl=${localTtl}`]),
       ...recordLines,
     ];
     await writeFile(configFile, config.join('\n') + '\n');

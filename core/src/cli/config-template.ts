@@ -127,17 +127,22 @@ plugins:
     windowSec: 60
     key: ip
 
-  # SPF (RFC 7208) of the sender's domain; optionally the PTR rule: the sender's domain must match
-  # the client's forward-confirmed reverse DNS name (docs/plugins/spf-ptr.md).
+  # SPF (RFC 7208) of the sender's domain (the HELO name for bounces), reported in the
+  # Authentication-Results and Received-SPF headers; optionally the PTR rule: the sender's domain must
+  # match the client's forward-confirmed reverse DNS name (docs/plugins/spf-ptr.md).
   spf-ptr:
     enabled: false
-    ptr: "off"                 # off, header-only or reject
+    ptr: "off"                 # off, header-only (adds iprev= to Authentication-Results) or reject
+    receivedSpf: true          # add a Received-SPF header
 
   # DNS blocklists (RBL): clients a listed zone names are refused at connect (docs/plugins/dnsbl.md).
   dnsbl:
     enabled: false
     zones: []                  # e.g. [{ zone: zen.spamhaus.org, returnCodes: ["127.0.0.2-127.0.0.11"] }]
     action: reject             # reject (554), tempfail (421) or tag (only record it)
+    cacheMinSeconds: 60        # answers are cached for the list's DNS TTL, at least this...
+    cacheMaxSeconds: 3600      # ...and at most this (0: no cache)
+    negativeCacheSeconds: 60   # "not listed" (NXDOMAIN) is cached this long
 
   # Virus scanning with a ClamAV daemon (clamd) over TCP (docs/plugins/clamav.md).
   clamav:

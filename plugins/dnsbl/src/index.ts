@@ -1,6 +1,6 @@
 import { Stage, definePlugin, reject, tempfail } from '@postern/sdk';
 import { LookupCache } from './cache.js';
-import { lookupZone } from './lookup.js';
+import { lifetimeMs, lookupZone } from './lookup.js';
 import type { ZoneLookup } from './lookup.js';
 import { defaults, validate } from './options.js';
 import type { DnsblOptions } from './options.js';
@@ -35,11 +35,12 @@ export default definePlugin<DnsblOptions>({
   defaults,
   validate,
   setup(api) {
-    const { zones, lookupTimeoutMs, cacheSeconds, action } = api.options;
+    const { zones, lookupTimeoutMs, cacheMinSeconds, cacheMaxSeconds, negativeCacheSeconds, action } = api.options;
     const dns = api.dns;
     if (!dns) throw new Error('dnsbl needs DNS: grant the "dns" permission');
     const compiled = zones.map((z) => ({ ...z, zone: z.zone.toLowerCase().replace(/\.$/, ''), codes: compileReturnCodes(z.returnCodes) }));
-    const cache = new LookupCache<ZoneLookup>(cacheSeconds * 1000);
+    const ttls = { minSeconds: cacheMinSeconds, maxSeconds: cacheMaxSeconds, negativeSeconds: negativeCacheSeconds };
+    const cache = new LookupCache<ZoneLookup>((r) => lifetimeMs(r, ttls));
     api.onShutdown(() => cache.clear());
 
     api.tap(
@@ -55,7 +56,7 @@ export default definePlugin<DnsblOptions>({
         const lookups = await Promise.all(
           compiled.map(async (z) => {
             const name = `${reversed}.${z.zone}`;
-            const result = await cache.get(`${ip} ${z.zone}`, () => lookupZone(dns, name, z.codes, lookupTimeoutMs), (r) => r.status !== 'error');
+            const result = await cache.get(name, () => lookupZone(dns, name, z.codes, lookupTimeoutMs));
             if (result.status === 'error') api.log.warn({ zone: z.zone, ip, error: result.error }, 'dnsbl: lookup failed, counted as not listed');
             return { z, result };
           }),

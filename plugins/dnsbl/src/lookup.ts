@@ -1,10 +1,13 @@
 import type { PluginDns } from '@postern/sdk';
 import type { ReturnCodes } from './return-codes.js';
 
-/** One zone's answer for one client. */
+/** One zone's answer for one client. `ttl`: the lowest TTL (seconds) of the A answers. */
 export type ZoneLookup =
-  | { status: 'listed'; answers: string[]; reason?: string }
-  | { status: 'clear' }
+  | { status: 'listed'; answers: string[]; reason?: string; ttl: number }
+  /** A answers, none of them counted by returnCodes. */
+  | { status: 'clear'; ttl: number }
+  /** NXDOMAIN or NODATA: not listed (kept for the negative TTL). */
+  | { status: 'absent' }
   /** Timeout, SERVFAIL, refused...: treated as not listed, and not cached. */
   | { status: 'error'; error: string };
 
@@ -46,19 +49,31 @@ export function cleanReason(records: string[][]): string | undefined {
 }
 
 /**
- * Ask `name` (the reversed client IP under the zone) for A records, keep those `codes` counts,
- * and on a hit fetch the TXT record of the same name for the reason. Each query has its own
- * `timeoutMs`; a TXT failure only loses the reason.
+ * Ask `name` (the reversed client IP under the zone) for A records with their TTLs (a DNSBL
+ * answers A for IPv6 clients too, RFC 5782 section 2.4), keep those `codes` counts, and on a hit
+ * fetch the TXT record of the same name for the reason. Each query has its own `timeoutMs`; a
+ * TXT failure only loses the reason.
  */
 export async function lookupZone(dns: PluginDns, name: string, codes: ReturnCodes, timeoutMs: number): Promise<ZoneLookup> {
-  let all: string[];
+  let all: Array<{ address: string; ttl: number }>;
   try {
-    all = await withTimeout(dns.resolve4(name), timeoutMs);
+    all = await withTimeout(dns.resolve4(name, { ttl: true }), timeoutMs);
   } catch (err) {
-    return isNotListed(err) ? { status: 'clear' } : { status: 'error', error: describe(err) };
+    return isNotListed(err) ? { status: 'absent' } : { status: 'error', error: describe(err) };
   }
-  const answers = all.filter((a) => codes.matches(a));
-  if (answers.length === 0) return { status: 'clear' };
+  const ttl = all.length === 0 ? 0 : Math.min(...all.map((a) => (Number.isFinite(a.ttl) && a.ttl > 0 ? a.ttl : 0)));
+  const answers = all.map((a) => a.address).filter((a) => codes.matches(a));
+  if (answers.length === 0) return all.length === 0 ? { status: 'absent' } : { status: 'clear', ttl };
   const reason = await withTimeout(dns.resolveTxt(name), timeoutMs).then(cleanReason, () => undefined);
-  return reason === undefined ? { status: 'listed', answers } : { status: 'listed', answers, reason };
+  return reason === undefined ? { status: 'listed', answers, ttl } : { status: 'listed', answers, reason, ttl };
+}
+
+/**
+ * How long (ms) to keep `result`: A answers for their TTL within [minSeconds, maxSeconds];
+ * NXDOMAIN/NODATA for `negativeSeconds` (at most `maxSeconds`); errors not at all.
+ */
+export function lifetimeMs(result: ZoneLookup, cache: { minSeconds: number; maxSeconds: number; negativeSeconds: number }): number {
+  if (result.status === 'error') return 0;
+  if (result.status === 'absent') return Math.min(cache.negativeSeconds, cache.maxSeconds) * 1000;
+  return Math.min(Math.max(result.ttl, cache.minSeconds), cache.maxSeconds) * 1000;
 }

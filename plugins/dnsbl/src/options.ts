@@ -15,8 +15,12 @@ export interface DnsblOptions {
   zones: DnsblZone[];
   /** Per lookup (A, then TXT) per zone. */
   lookupTimeoutMs: number;
-  /** How long an answer (listed or not) is kept per client IP and zone; 0 turns the cache off. */
-  cacheSeconds: number;
+  /** Floor of the DNS TTL an answer (listed or not) is kept for, per client IP and zone. */
+  cacheMinSeconds: number;
+  /** Ceiling of that TTL (and of the negative TTL); it wins over the floor; 0 turns the cache off. */
+  cacheMaxSeconds: number;
+  /** How long NXDOMAIN / NODATA ("not listed") is kept; 0: asked again every time. */
+  negativeCacheSeconds: number;
   /** reject: 554 5.7.1; tempfail: 421 4.7.1; tag: record the result only. */
   action: DnsblAction;
 }
@@ -24,7 +28,9 @@ export interface DnsblOptions {
 export const defaults: DnsblOptions = {
   zones: [],
   lookupTimeoutMs: 2000,
-  cacheSeconds: 300,
+  cacheMinSeconds: 60,
+  cacheMaxSeconds: 3600,
+  negativeCacheSeconds: 60,
   action: 'reject',
 };
 
@@ -59,7 +65,9 @@ export function validate(options: DnsblOptions): string[] {
   if (!Array.isArray(options.zones)) errors.push('zones: must be a list');
   else options.zones.forEach((zone, i) => errors.push(...validateZone(zone, i)));
   if (!Number.isInteger(options.lookupTimeoutMs) || options.lookupTimeoutMs < 1) errors.push('lookupTimeoutMs: must be a positive integer');
-  if (!Number.isInteger(options.cacheSeconds) || options.cacheSeconds < 0) errors.push('cacheSeconds: must be an integer >= 0');
+  for (const key of ['cacheMinSeconds', 'cacheMaxSeconds', 'negativeCacheSeconds'] as const) {
+    if (!Number.isInteger(options[key]) || options[key] < 0) errors.push(`${key}: must be an integer >= 0`);
+  }
   if (!ACTIONS.has(options.action)) errors.push('action: must be reject, tempfail or tag');
   return errors;
 }

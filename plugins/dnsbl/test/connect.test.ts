@@ -122,7 +122,7 @@ test('answers are cached per IP and zone; failures are not', async () => {
   assert.equal(count('A 8.7.6.5.zen.test'), 1, 'not listed is cached too');
   assert.equal(count('A 4.3.2.1.broken.test'), 2, 'a SERVFAIL is asked again');
 
-  const uncached = await dnsblHarness({ cacheSeconds: 0, zones: [{ zone: 'zen.test' }] }, records);
+  const uncached = await dnsblHarness({ cacheMaxSeconds: 0, zones: [{ zone: 'zen.test' }] }, records);
   for (let i = 0; i < 2; i++) await uncached.run('connect', uncached.session({ remoteAddress: '1.2.3.4' }));
   assert.equal(uncached.queries.filter((x) => x === `A ${LISTED}`).length, 2);
 });

@@ -7,6 +7,8 @@ import type { DnsblOptions } from '../src/index.js';
 /** What the fake DNS answers for one name: A answers, TXT strings, an error code, or never. */
 export interface FakeRecord {
   a?: string[];
+  /** The TTL of the A answers (seconds). Default 300. */
+  ttl?: number;
   txt?: string[][];
   /** resolve4 fails with this code (e.g. 'ESERVFAIL'). */
   error?: string;
@@ -18,17 +20,21 @@ export interface FakeRecord {
 export function fakeDns(records: Record<string, FakeRecord>) {
   const queries: string[] = [];
   const fail = (code: string, name: string) => Object.assign(new Error(`${code} ${name}`), { code });
-  const dns: PluginDns = {
-    async resolve4(name) {
+  const dns = {
+    async resolve4(name: string, options?: { ttl: true }) {
       queries.push(`A ${name}`);
       const r = records[name];
       if (!r) throw fail('ENOTFOUND', name);
       if (r.hang) return new Promise<string[]>(() => {});
       if (r.error) throw fail(r.error, name);
       if (!r.a) throw fail('ENODATA', name);
-      return r.a;
+      return options?.ttl ? r.a.map((address) => ({ address, ttl: r.ttl ?? 300 })) : r.a;
     },
-    async resolveTxt(name) {
+    async resolve6(name: string) {
+      queries.push(`AAAA ${name}`);
+      throw fail('ENODATA', name);
+    },
+    async resolveTxt(name: string) {
       queries.push(`TXT ${name}`);
       const r = records[name];
       if (!r?.txt) throw fail(r ? 'ENODATA' : 'ENOTFOUND', name);
@@ -40,7 +46,7 @@ export function fakeDns(records: Record<string, FakeRecord>) {
     async resolvePtr() {
       throw fail('ENODATA', 'ptr');
     },
-  };
+  } as PluginDns;
   return { dns, queries };
 }
 

@@ -23,10 +23,12 @@ test('bad zones, return codes, timeout, cache and action are reported together',
   const found = await errors({
     zones: [{ zone: 'nodots' }, { zone: 'ok.test', returnCodes: ['127.0.0.9-127.0.0.2', 'x'] }, { zone: 'ok.test', returnCodes: [] }, { zone: 'ok.test', bogus: 1 }],
     lookupTimeoutMs: 0,
-    cacheSeconds: -1,
+    cacheMinSeconds: -1,
+    cacheMaxSeconds: 1.5,
+    negativeCacheSeconds: 'x',
     action: 'drop',
   });
-  for (const key of ['zones[0].zone', 'zones[1].returnCodes[0]', 'zones[1].returnCodes[1]', 'zones[2].returnCodes', 'zones[3].bogus', 'lookupTimeoutMs', 'cacheSeconds', 'action']) {
+  for (const key of ['zones[0].zone', 'zones[1].returnCodes[0]', 'zones[1].returnCodes[1]', 'zones[2].returnCodes', 'zones[3].bogus', 'lookupTimeoutMs', 'cacheMinSeconds', 'cacheMaxSeconds', 'negativeCacheSeconds', 'action']) {
     assert.ok(found.some((e) => e.startsWith(`${key}:`)), `${key} in ${JSON.stringify(found)}`);
   }
 });

@@ -1,15 +1,15 @@
 import { spf } from 'mailauth/lib/spf/index.js';
 import { Stage, definePlugin, reject, tempfail } from '@postern/sdk';
 import type { SessionView, TransactionView } from '@postern/sdk';
-import { checkPtr, normaliseIp } from './ptr.js';
+import { checkPtr, iprevResult, normaliseIp } from './ptr.js';
 import type { PtrResult } from './ptr.js';
 import { defaultActions, defaults, validate } from './options.js';
 import type { SpfAction, SpfPtrOptions, SpfResultCode } from './options.js';
 import { spfResolver, withTimeout } from './resolver.js';
 
 export type { PtrMode, SpfAction, SpfPtrOptions, SpfResultCode } from './options.js';
-export type { PtrResult } from './ptr.js';
-export { nameMatches, reverseName } from './ptr.js';
+export type { IprevResult, PtrResult } from './ptr.js';
+export { canonicalIp, iprevResult, nameMatches, reverseName } from './ptr.js';
 
 /** What the plugin records under `tx.results.get('spf')` (the shape the greylist plugin reads). */
 export interface SpfResult {
@@ -20,8 +20,10 @@ export interface SpfResult {
   explanation?: string;
   /** The action taken for this result. */
   action: SpfAction;
-  /** A ready Authentication-Results method entry, e.g. "spf=pass (...) smtp.mailfrom=a@b.test". */
+  /** mailauth's Authentication-Results method entry, e.g. "spf=pass (...) smtp.mailfrom=a@b.test" (the core's header is built from `tx.authResults`). */
   authResults?: string;
+  /** The Received-SPF header value (RFC 7208 section 9.1), added at DATA when `receivedSpf` is on. */
+  receivedSpf?: string;
 }
 
 const RESULTS = new Set<string>(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror']);
@@ -40,6 +42,25 @@ function clean(text: string): string {
   return t.length > 200 ? `${t.slice(0, 197)}...` : t;
 }
 
+/** A Received-SPF key-value: dot-atom as is, anything else a quoted string. */
+function kv(key: string, value: string): string {
+  const v = value.replace(/[\x00-\x1f\x7f]+/g, ' ');
+  return `${key}=${/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@:-]+$/.test(v) && !/^\.|\.\.|\.$/.test(v) ? v : `"${v.replace(/(["\\])/g, '\\$1')}"`};`;
+}
+
+/**
+ * The Received-SPF value (RFC 7208 section 9.1):
+ * `pass (comment) client-ip=IP; envelope-from=A; helo=H; receiver=HOST; identity=mailfrom;`.
+ */
+export function receivedSpfValue(r: { result: SpfResultCode; comment?: string | undefined; ip: string; sender: string; helo?: string | undefined; receiver: string; identity: 'mailfrom' | 'helo' }): string {
+  const comment = r.comment === undefined || r.comment === '' ? '' : ` (${clean(r.comment).replace(/([()\\])/g, '\\$1')})`;
+  const pairs = [`client-ip=${r.ip};`];
+  if (r.sender !== '') pairs.push(kv('envelope-from', r.sender));
+  if (r.helo !== undefined && r.helo !== '') pairs.push(kv('helo', r.helo));
+  pairs.push(kv('receiver', r.receiver), kv('identity', r.identity));
+  return `${r.result}${comment} ${pairs.join(' ')}`;
+}
+
 /**
  * SPF (RFC 7208) of MAIL FROM (of HELO for the null sender) with mailauth, through api.dns; and,
  * when `ptr` is not off, forward-confirmed reverse DNS of the client matched against the sender's domain.
@@ -51,7 +72,7 @@ export default definePlugin<SpfPtrOptions>({
   setup(api) {
     const dns = api.dns;
     if (!dns) throw new Error('spf-ptr needs DNS: grant the "dns" permission');
-    const { ptr, lookupTimeoutMs } = api.options;
+    const { ptr, lookupTimeoutMs, receivedSpf } = api.options;
     // The host replaces a nested section whole: merge so `actions: { fail: tag }` keeps the other defaults.
     const actions = { ...defaultActions, ...api.options.actions };
     const resolver = spfResolver(dns, lookupTimeoutMs);
@@ -80,18 +101,23 @@ export default definePlugin<SpfPtrOptions>({
         }
         const ip = normaliseIp(session.remoteAddress);
         if (ip === '') return undefined;
-        const helo = session.helo?.replace(/^\[|\]$/g, '');
+        const rawHelo = session.helo;
+        const helo = rawHelo?.replace(/^\[|\]$/g, '');
         const nullSender = tx.mailFrom.address === '';
         const domain = (nullSender ? (helo ?? '') : tx.mailFrom.domain).toLowerCase();
+        // Authentication-Results (RFC 8601 section 2.7.2): the identity checked.
+        const identity: Record<string, string> = !nullSender ? { 'smtp.mailfrom': tx.mailFrom.address } : rawHelo ? { 'smtp.helo': rawHelo } : {};
 
         // ---- SPF
         let record: SpfResult;
+        let expText: string | undefined;
         if (domain === '' || (nullSender && !/[a-z]/i.test(domain))) {
           // The null sender with no HELO name (or an address literal): nothing to check.
           record = { result: 'none', domain, action: actions.none };
         } else {
+          const sender = nullSender ? `postmaster@${domain}` : tx.mailFrom.address;
           const response = await spf({
-            sender: nullSender ? `postmaster@${domain}` : tx.mailFrom.address,
+            sender,
             ip,
             ...(helo === undefined ? {} : { helo }),
             mta: api.hostname,
@@ -101,11 +127,24 @@ export default definePlugin<SpfPtrOptions>({
           const result = (RESULTS.has(code) ? code : 'temperror') as SpfResultCode;
           const comment = typeof response.status.comment === 'string' ? clean(response.status.comment) : undefined;
           const exp = result === 'fail' ? await explanation(response.rr) : undefined;
+          expText = exp;
           const why = exp ?? comment;
           record = { result, domain, action: result === 'pass' ? 'accept' : actions[result] };
           if (why !== undefined) record.explanation = why;
           if (typeof response.info === 'string') record.authResults = response.info;
+          record.receivedSpf = receivedSpfValue({
+            result,
+            comment,
+            ip,
+            sender: nullSender ? '' : sender,
+            helo: rawHelo,
+            receiver: api.hostname,
+            identity: nullSender ? 'helo' : 'mailfrom',
+          });
         }
+        // The reason is the domain's own exp= text on fail (RFC 7208 section 6.2), nothing else:
+        // mailauth's comment only repeats the result.
+        tx.addAuthResult({ method: 'spf', result: record.result, ...(expText === undefined ? {} : { reason: expText }), props: identity });
         tx.results.set('spf', record);
         api.log.info({ tx: tx.id, ip, domain, spf: record.result, action: record.action }, 'spf-ptr: SPF checked');
         const reason = `spf-ptr: SPF ${record.result} for ${domain} from ${ip}`;
@@ -120,6 +159,9 @@ export default definePlugin<SpfPtrOptions>({
         if (ptr === 'off') return undefined;
         const result: PtrResult = await checkPtr(dns, ip, domain, lookupTimeoutMs);
         tx.results.set('ptr', result);
+        const iprev = iprevResult(result);
+        const iprevReason = iprev === 'pass' ? undefined : iprev === 'permerror' ? 'no PTR record' : iprev === 'temperror' ? result.error : `${result.ptr} does not resolve to ${ip}`;
+        tx.addAuthResult({ method: 'iprev', result: iprev, ...(iprevReason === undefined ? {} : { reason: iprevReason }), props: { 'policy.iprev': ip } });
         if (result.error !== undefined) api.log.warn({ tx: tx.id, ip, error: result.error }, 'spf-ptr: reverse DNS lookup failed');
         if (ptr !== 'reject' || result.matches) return undefined;
         const ptrReason = `spf-ptr: ${ip} reverse DNS ${result.ptr ?? '(none)'}${result.confirmed ? '' : ' (unconfirmed)'} does not match ${domain}`;
@@ -131,5 +173,18 @@ export default definePlugin<SpfPtrOptions>({
       // Up to 10 SPF DNS lookups (plus sub-queries), then PTR and A: room beyond one lookup each.
       { stage: Stage.REPUTATION, timeoutMs: lookupTimeoutMs * 4 + 2000 },
     );
+
+    // Headers can only be added at DATA: the Received-SPF value was made at MAIL FROM.
+    if (receivedSpf) {
+      api.tap(
+        'data',
+        (_session, tx) => {
+          const value = tx.results.get<SpfResult>('spf')?.receivedSpf;
+          if (value !== undefined) tx.addHeader('Received-SPF', value);
+          return undefined;
+        },
+        { stage: Stage.REPUTATION, timeoutMs: 1000 },
+      );
+    }
   },
 });

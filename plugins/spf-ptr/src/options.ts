@@ -1,5 +1,5 @@
 export type SpfResultCode = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror';
-/** reject: 550 5.7.23; tempfail: 451 4.7.24; tag: accept, result recorded for Authentication-Results; accept: same, nothing more. */
+/** reject: 550 5.7.23; tempfail: 451 4.7.24; tag and accept: accept (the result is recorded and written to the headers either way). */
 export type SpfAction = 'reject' | 'tempfail' | 'tag' | 'accept';
 export type PtrMode = 'off' | 'header-only' | 'reject';
 
@@ -9,6 +9,8 @@ export interface SpfPtrOptions {
   ptr: PtrMode;
   /** Per DNS query made for SPF or PTR. */
   lookupTimeoutMs: number;
+  /** Add a Received-SPF header (RFC 7208 section 9.1) to accepted messages. */
+  receivedSpf: boolean;
 }
 
 export const defaultActions: Record<Exclude<SpfResultCode, 'pass'>, SpfAction> = {
@@ -24,6 +26,7 @@ export const defaults: SpfPtrOptions = {
   actions: { ...defaultActions },
   ptr: 'off',
   lookupTimeoutMs: 3000,
+  receivedSpf: true,
 };
 
 const ACTIONS = new Set<string>(['reject', 'tempfail', 'tag', 'accept']);
@@ -42,5 +45,6 @@ export function validate(options: SpfPtrOptions): string[] {
   }
   if (!PTR_MODES.has(options.ptr)) errors.push('ptr: must be off, header-only or reject');
   if (!Number.isInteger(options.lookupTimeoutMs) || options.lookupTimeoutMs < 1) errors.push('lookupTimeoutMs: must be a positive integer');
+  if (typeof options.receivedSpf !== 'boolean') errors.push('receivedSpf: must be true or false');
   return errors;
 }

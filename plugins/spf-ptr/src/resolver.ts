@@ -16,8 +16,8 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, name: string, rr
 export type SpfResolver = (name: string, rrtype: string) => Promise<unknown[]>;
 
 /**
- * mailauth's `resolver(name, rrtype)` over api.dns. api.dns has no AAAA (nor any other type):
- * those answer ENODATA, so `ip6:` clients and AAAA-only `a`/`mx` hosts never match.
+ * mailauth's `resolver(name, rrtype)` over api.dns: A, AAAA (for `a`/`mx` mechanisms and IPv6
+ * clients), MX, TXT and PTR. Any other type answers ENODATA (SPF needs no other).
  */
 export function spfResolver(dns: PluginDns, timeoutMs: number): SpfResolver {
   return (name, rrtype) => {
@@ -26,6 +26,8 @@ export function spfResolver(dns: PluginDns, timeoutMs: number): SpfResolver {
     switch (type) {
       case 'A':
         return ask(() => dns.resolve4(name));
+      case 'AAAA':
+        return ask(() => dns.resolve6(name));
       case 'MX':
         return ask(() => dns.resolveMx(name));
       case 'TXT':

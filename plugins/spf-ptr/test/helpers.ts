@@ -7,6 +7,7 @@ import type { SpfPtrOptions } from '../src/index.js';
 /** What the fake DNS answers for one name. */
 export interface FakeRecord {
   a?: string[];
+  aaaa?: string[];
   txt?: string[];
   ptr?: string[];
   mx?: Array<{ exchange: string; priority: number }>;
@@ -18,7 +19,7 @@ export interface FakeRecord {
 export function fakeDns(records: Record<string, FakeRecord>) {
   const queries: string[] = [];
   const fail = (code: string, name: string) => Object.assign(new Error(`${code} ${name}`), { code });
-  function answer<K extends 'a' | 'txt' | 'ptr' | 'mx'>(type: string, key: K, name: string): NonNullable<FakeRecord[K]> {
+  function answer<K extends 'a' | 'aaaa' | 'txt' | 'ptr' | 'mx'>(type: string, key: K, name: string): NonNullable<FakeRecord[K]> {
     queries.push(`${type} ${name}`);
     const r = records[name.toLowerCase()];
     if (!r) throw fail('ENOTFOUND', name);
@@ -27,12 +28,13 @@ export function fakeDns(records: Record<string, FakeRecord>) {
     if (value === undefined) throw fail('ENODATA', name);
     return value as NonNullable<FakeRecord[K]>;
   }
-  const dns: PluginDns = {
-    resolve4: async (name) => answer('A', 'a', name),
-    resolveTxt: async (name) => answer('TXT', 'txt', name).map((t) => [t]),
-    resolvePtr: async (name) => answer('PTR', 'ptr', name),
-    resolveMx: async (name) => answer('MX', 'mx', name),
-  };
+  const dns = {
+    resolve4: async (name: string) => answer('A', 'a', name),
+    resolve6: async (name: string) => answer('AAAA', 'aaaa', name),
+    resolveTxt: async (name: string) => answer('TXT', 'txt', name).map((t) => [t]),
+    resolvePtr: async (name: string) => answer('PTR', 'ptr', name),
+    resolveMx: async (name: string) => answer('MX', 'mx', name),
+  } as PluginDns;
   return { dns, queries };
 }
 

@@ -71,16 +71,17 @@ test('temperror (SERVFAIL): 451 4.7.24; permerror accepted by default', async ()
   assert.deepEqual([perm.verdict, perm.spf?.result], [undefined, 'permerror']);
 });
 
-test('a DNS timeout is a temperror (451); api.dns has no AAAA: ENODATA', async () => {
+test('a DNS timeout is a temperror (451), AAAA included', async () => {
   const never = () => new Promise<never>(() => {});
-  const dns = { resolve4: never, resolveTxt: never, resolveMx: never, resolvePtr: never };
+  const dns = { resolve4: never, resolve6: never, resolveTxt: never, resolveMx: never, resolvePtr: never };
   const h = await createHarness(plugin, { options: { lookupTimeoutMs: 30 }, dns });
   const tx = h.transaction({ mailFrom: 'a@slow.test' });
   assert.equal((await h.run('mailFrom', h.session(), tx))?.code, 451);
   assert.equal(tx.results.get<SpfResult>('spf')?.result, 'temperror');
   const resolver = spfResolver(dns, 30);
   await assert.rejects(resolver('slow.test', 'TXT'), { code: 'ETIMEOUT' });
-  await assert.rejects(resolver('slow.test', 'AAAA'), { code: 'ENODATA' });
+  await assert.rejects(resolver('slow.test', 'AAAA'), { code: 'ETIMEOUT' });
+  await assert.rejects(resolver('slow.test', 'SRV'), { code: 'ENODATA' });
 });
 
 test('actions are configurable and merged over the defaults', async () => {
