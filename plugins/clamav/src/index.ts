@@ -91,6 +91,11 @@ export function createClamavPlugin(makeScan: (options: Readonly<ClamavOptions>) 
           const reason = `clamav: ${viruses.join(', ')}`;
           // user / trusted: mail from our own users or networks (submission, relay), scanned alike.
           api.log.info({ tx: tx.id, viruses, action, listener: session.listener, user: session.user, trusted: session.trusted }, 'clamav: virus found');
+          // Quarantine and notice keep a virus in the mail system for a local reader; mail our own
+          // users send goes mostly to other servers, where neither applies: it is refused instead,
+          // so a virus never leaves through us and the sender learns at once.
+          const outgoing = session.user !== undefined || session.trusted;
+          if (outgoing) return reject(`Virus found: ${cleanName(viruses[0]!)}`, { code: 554, enhanced: '5.7.1', reason });
           if (action === 'quarantine') return quarantine({ folder: QUARANTINE_FOLDER, reason });
           if (action === 'notice') {
             tx.replaceMessage(buildNotice({ original: message, viruses, queueId: tx.id, mailFrom: tx.mailFrom.address, hostname: api.hostname }));
