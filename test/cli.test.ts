@@ -298,7 +298,9 @@ describe('postern CLI', () => {
           ['spf-ptr', false],
           ['dnsbl', false],
           ['clamav', false],
+          ['spamassassin', false],
           ['greylist', false],
+          ['dkim', false],
         ],
       );
     });

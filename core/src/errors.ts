@@ -98,6 +98,10 @@ export const ErrorCode = Object.freeze({
   QUEUE_SPOOL_MISSING: 'POSTERN_QUEUE_SPOOL_MISSING',
   /** A bounce (DSN) was due but not sent: null sender, a bounce of a bounce, or an auto-generated message. */
   BOUNCE_SUPPRESSED: 'POSTERN_BOUNCE_SUPPRESSED',
+  /** `postern dkim keygen`: a key for that domain and selector already exists; pass --force to replace it. */
+  DKIM_KEY_EXISTS: 'POSTERN_DKIM_KEY_EXISTS',
+  /** `postern dkim record`: there is no key for that domain and selector in the key directory. */
+  DKIM_KEY_NOT_FOUND: 'POSTERN_DKIM_KEY_NOT_FOUND',
 });
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

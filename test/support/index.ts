@@ -15,3 +15,4 @@ export * from './smtp-peer.js';
 export * from './postfix.js';
 export * from './dovecot.js';
 export * from './clamd.js';
+export * from './spamd.js';

@@ -153,6 +153,19 @@ plugins:
                                # notice (deliver a notice instead, the original attached)
     onError: tempfail          # when clamd is down or slow: tempfail (451) or accept
 
+  # Spam scoring with a SpamAssassin daemon (spamd) over SPAMC/1.5: X-Spam-Flag, X-Spam-Score and
+  # X-Spam-Status on every scanned message, spam into the recipient's Junk folder
+  # (docs/plugins/spamassassin.md).
+  spamassassin:
+    enabled: false
+    host: 127.0.0.1
+    port: 783
+    markThreshold: null        # spam from this score on (Junk folder); null: spamd's required_score (5.0)
+    rejectThreshold: null      # refuse from this score on with 550 5.7.1 (e.g. 15); null: never
+    maxSizeBytes: 512000       # larger messages are not scanned (spamc's default)
+    onError: tempfail          # when spamd is down or slow: tempfail (451) or accept
+    skipAuthenticated: true    # do not scan mail from logged-in users (their outbound mail)
+
   # Greylisting: the first attempt of an unknown (client network, sender, recipient) is asked to
   # come back later; real servers do, most spam bots do not (docs/plugins/greylist.md).
   greylist:
@@ -161,5 +174,14 @@ plugins:
     waitForResendHours: 24     # an attempt not retried within this is forgotten
     passedDays: 36             # a triplet that passed is let through this long
     skipSpfPass: true
+
+  # DKIM, ARC and DMARC of inbound mail; DKIM signing of mail from authenticated users and trusted
+  # networks with keys made by \`postern dkim keygen DOMAIN\` (docs/plugins/dkim.md).
+  dkim:
+    enabled: false
+    selectors: [postern]       # signing keys: <dataDir>/dkim/<domain>/<selector>.key
+    dmarc:
+      enforce: true            # false: only record DMARC results
+      rejectAction: reject     # what p=reject does: reject (550 5.7.1) or quarantine (Junk)
 `;
 }

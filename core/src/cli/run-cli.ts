@@ -8,6 +8,7 @@ import { usageError } from './args.js';
 import { println, type CliContext, type CommandGroup } from './command.js';
 import { aliasCommand } from './commands/alias.js';
 import { checkConfigCommand } from './commands/check-config.js';
+import { dkimCommand } from './commands/dkim.js';
 import { domainCommand } from './commands/domain.js';
 import { initCommand } from './commands/init.js';
 import { pluginCommand } from './commands/plugin.js';
@@ -15,7 +16,7 @@ import { queueCommand } from './commands/queue.js';
 import { startCommand } from './commands/start.js';
 import { userCommand } from './commands/user.js';
 
-const COMMANDS: readonly CommandGroup[] = [initCommand, startCommand, checkConfigCommand, domainCommand, userCommand, aliasCommand, pluginCommand, queueCommand];
+const COMMANDS: readonly CommandGroup[] = [initCommand, startCommand, checkConfigCommand, domainCommand, userCommand, aliasCommand, pluginCommand, queueCommand, dkimCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
