@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // SMTP throughput benchmark: Postfix's smtp-source against smtp-sink (the generator's ceiling),
-// Postern with no plugins, and Postern with the access and rate-limit plugins, in one run.
+// Postern with no plugins, Postern with the access and rate-limit plugins, and (profile
+// "postern+protection") Postern with every protection plugin against real local services
+// (dnsmasq, clamd, spamd; test/bench/protection-profile.ts), in one run. The protection profile
+// also prints where the time goes per plugin: the server's per-tap timings (admin API).
 //
 //   npm run bench:smtp                      # builds, then runs this file
 //   BENCH_QUICK=1 npm run bench:smtp        # smoke run: 200 messages, 10 KB only
@@ -12,7 +15,10 @@
 //   BENCH_WARMUP     untimed messages sent to each Postern first, so the JIT has compiled the
 //                    hot path (default 500; 100 with BENCH_QUICK=1; 0 disables)
 //   BENCH_QUICK=1    fast smoke run
-//   BENCH_SERVERS    which servers to run, comma separated (default "smtp-sink,postern,postern+plugins")
+//   BENCH_SERVERS    which servers to run, comma separated (default "smtp-sink,postern,postern+plugins,
+//                    postern+protection")
+//   BENCH_PROTECTION_MESSAGES  messages per postern+protection scenario (default 300; 100 with
+//                    BENCH_QUICK=1): spamd takes 70-300 ms a message, so this profile is slower
 //   BENCH_SINK_RUNS  runs of each smtp-sink scenario; the median is the ceiling (default 3: its runs
 //                    last well under a second, so a single one is noisy)
 //   BENCH_IDLE       idle connections for the memory test (default 500; 0 skips it)
@@ -58,10 +64,11 @@ const SIZES_KB = (process.env.BENCH_SIZES ?? (quick ? '10' : '1,10,100'))
     if (!Number.isFinite(n) || n <= 0) die(`BENCH_SIZES: "${s}" is not a positive number of KB`);
     return n;
   });
-const SERVERS = (process.env.BENCH_SERVERS ?? 'smtp-sink,postern,postern+plugins')
+const PROTECTION_MESSAGES = intEnv('BENCH_PROTECTION_MESSAGES', quick ? 100 : 300);
+const SERVERS = (process.env.BENCH_SERVERS ?? 'smtp-sink,postern,postern+plugins,postern+protection')
   .split(',').map((s) => s.trim()).filter(Boolean);
 for (const s of SERVERS) {
-  if (!['smtp-sink', 'postern', 'postern+plugins'].includes(s)) die(`BENCH_SERVERS: unknown server "${s}"`);
+  if (!['smtp-sink', 'postern', 'postern+plugins', 'postern+protection'].includes(s)) die(`BENCH_SERVERS: unknown server "${s}"`);
 }
 const STRICT = process.env.BENCH_STRICT === '1';
 const KEEP = process.env.BENCH_KEEP === '1';
@@ -368,8 +375,14 @@ function postern(args, cwd) {
   return run(process.execPath, [CLI, ...args], { cwd: cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function configYaml(port, withPlugins) {
-  const plugins = withPlugins
+/** The protection profile's module (TypeScript, loaded through tsx) and its running services. */
+let protection = null;
+let protectionServices = null;
+
+function configYaml(port, profile, adminPort) {
+  const plugins = profile === 'protection'
+    ? protection.protectionYaml(protectionServices, adminPort)
+    : profile === 'plugins'
     ? `plugins:
   access:
     enabled: true
@@ -395,17 +408,17 @@ ${plugins}`;
 }
 
 /** A data folder with the bench.test domain and user@bench.test, made with the CLI. */
-function preparePostern(label, withPlugins) {
+function preparePostern(label, profile) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `postern-bench-${label.replace(/\W+/g, '-')}-`));
   postern(['init', '--dir', dir, '--hostname', DOMAIN]);
   const config = path.join(dir, 'bench.yaml');
   // The port is rewritten before each start; 1 is a placeholder that the CLI commands below ignore.
-  writeFileSync(config, configYaml(1, withPlugins));
+  writeFileSync(config, configYaml(1, profile, 1));
   postern(['domain', 'add', DOMAIN, '--config', config]);
   postern(['user', 'add', USER, '--password', 'bench-secret-1', '--config', config]);
   const maildirNew = path.join(dir, 'data', 'mail', DOMAIN, 'user', 'new');
   const spoolDir = path.join(dir, 'data', 'spool');
-  return { dir, config, maildirNew, spoolDir, withPlugins, label };
+  return { dir, config, maildirNew, spoolDir, profile, label };
 }
 
 function countNew(maildirNew) {
@@ -430,7 +443,8 @@ function emptyNew(maildirNew) {
 let serverSeq = 0;
 async function startPostern(inst) {
   const port = await freePort();
-  writeFileSync(inst.config, configYaml(port, inst.withPlugins));
+  const adminPort = inst.profile === 'protection' ? await freePort() : undefined;
+  writeFileSync(inst.config, configYaml(port, inst.profile, adminPort));
   const logFile = path.join(inst.dir, `server-${++serverSeq}.log`);
   const fd = openSync(logFile, 'w');
   const child = track(spawn(process.execPath, [CLI, 'start', '--config', inst.config],
@@ -438,7 +452,8 @@ async function startPostern(inst) {
   closeSync(fd);
   try {
     await waitReady(port, child, `postern (${inst.label})`);
-    if (inst.withPlugins) {
+    if (inst.profile === 'protection') await protectionReady(port, adminPort);
+    if (inst.profile === 'plugins') {
       // Prove the plugins are live: the access plugin's deny list must refuse this sender.
       const replies = await smtpDialog(port, ['EHLO probe.test', 'MAIL FROM:<probe@spam.test>', 'QUIT']);
       if (!/^5\d\d/.test(replies[2] ?? '')) {
@@ -449,7 +464,27 @@ async function startPostern(inst) {
     await stopChild(child, 'postern');
     throw new Error(`${e.message}\n--- ${logFile}:\n${readLog(logFile).slice(-3000)}`);
   }
-  return { port, child, logFile };
+  return { port, child, logFile, adminPort };
+}
+
+const PROTECTION_PLUGINS = ['spf-ptr', 'dnsbl', 'greylist', 'dkim', 'clamav', 'spamassassin'];
+
+/**
+ * The protection plugins are all loaded, and the benchmark's one triplet (127.0.0.1, SENDER, USER)
+ * has passed the greylist: its first RCPT is deferred, the retry after the wait accepted. The
+ * scenarios of one profile share a data folder, so from the second on the triplet has passed.
+ */
+async function protectionReady(port, adminPort) {
+  const loaded = await protection.fetchPluginNames(adminPort);
+  const missing = PROTECTION_PLUGINS.filter((p) => !loaded.includes(p));
+  if (missing.length) throw new Error(`protection plugins not loaded: ${missing.join(', ')} (loaded: ${loaded.join(', ')})`);
+  const dialog = ['EHLO probe.bench.test', `MAIL FROM:<${SENDER}>`, `RCPT TO:<${USER}>`, 'QUIT'];
+  const first = await smtpDialog(port, dialog);
+  if (/^250/.test(first[3] ?? '')) return;
+  if (!/^4\d\d/.test(first[3] ?? '')) throw new Error(`the greylist did not defer the first attempt (replies: ${first.join(' | ')})`);
+  await sleep(protection.GREYLIST_IGNORE_SEC * 1000 + 300);
+  const retry = await smtpDialog(port, dialog);
+  if (!/^250/.test(retry[3] ?? '')) throw new Error(`the greylist did not pass the retry (replies: ${retry.join(' | ')})`);
 }
 
 function readLog(file) {
@@ -499,6 +534,16 @@ function filesUnder(dir) {
   };
   walk(dir);
   return n;
+}
+
+/** What the timed run alone added to the per-tap counters (the warm-up and probes subtracted). */
+function tapsDuring(before, after) {
+  return after.map((t) => {
+    const b = before.find((x) => x.hook === t.hook && x.plugin === t.plugin);
+    const calls = t.calls - (b?.calls ?? 0);
+    const totalMs = t.totalMs - (b?.totalMs ?? 0);
+    return { ...t, calls, failures: t.failures - (b?.failures ?? 0), totalMs, avgMs: calls > 0 ? totalMs / calls : 0 };
+  }).sort((a, b) => b.totalMs - a.totalMs);
 }
 
 // ------------------------------------------------------------------------------ idle connections
@@ -568,9 +613,18 @@ async function main() {
     `sizes ${SIZES_KB.map((k) => `${k} KB`).join(', ')}, servers ${SERVERS.join(', ')}`);
   console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`.trim());
 
+  if (SERVERS.includes('postern+protection')) {
+    if (!process.execArgv.some((a) => a.includes('tsx')) && !process.env.NODE_OPTIONS?.includes('tsx')) {
+      die('the postern+protection profile loads TypeScript: run with "node --import tsx" (npm run bench:smtp does)');
+    }
+    protection = await import('./protection-profile.ts');
+    protectionServices = await protection.startProtectionServices(DOMAIN);
+    console.log(`protection services: dnsmasq ${protectionServices.dnsServer}, clamd :${protectionServices.clamdPort}, spamd :${protectionServices.spamdPort}`);
+  }
   const instances = {};
-  if (SERVERS.includes('postern')) instances['postern'] = preparePostern('postern', false);
-  if (SERVERS.includes('postern+plugins')) instances['postern+plugins'] = preparePostern('postern+plugins', true);
+  if (SERVERS.includes('postern')) instances['postern'] = preparePostern('postern', 'bare');
+  if (SERVERS.includes('postern+plugins')) instances['postern+plugins'] = preparePostern('postern+plugins', 'plugins');
+  if (SERVERS.includes('postern+protection')) instances['postern+protection'] = preparePostern('postern+protection', 'protection');
 
   const results = [];
   const problems = [];
@@ -580,7 +634,9 @@ async function main() {
     const sizeBytes = Math.round(kb * 1024);
     for (const mode of MODES) {
       for (const server of SERVERS) {
-        const row = { server, sizeKb: kb, mode: mode.name, sent: MESSAGES };
+        const messages = server === 'postern+protection' ? PROTECTION_MESSAGES : MESSAGES;
+        const warmup = server === 'postern+protection' ? Math.min(WARMUP, 50) : WARMUP;
+        const row = { server, sizeKb: kb, mode: mode.name, sent: messages };
         results.push(row);
         process.stdout.write(`  ${server.padEnd(16)} ${String(kb).padStart(4)} KB  ${mode.name.padEnd(15)} … `);
         if (server === 'smtp-sink') {
@@ -614,18 +670,24 @@ async function main() {
             srv = await startPostern(inst);
             // Warm-up, not timed: V8 compiles the hot path during the first few hundred messages,
             // a cost a long-running server pays once. (smtp-sink is C and needs none.)
-            if (WARMUP > 0) {
-              await smtpSource(srv.port, WARMUP, sizeBytes, mode.flag);
-              await waitDelivered(inst.maildirNew, WARMUP);
+            if (warmup > 0) {
+              await smtpSource(srv.port, warmup, sizeBytes, mode.flag);
+              await waitDelivered(inst.maildirNew, warmup);
               emptyNew(inst.maildirNew);
             }
+            const tapsBefore = srv.adminPort ? await protection.fetchTimings(srv.adminPort) : undefined;
             const cpu0 = cpuSeconds(srv.child.pid);
-            const r = await smtpSource(srv.port, MESSAGES, sizeBytes, mode.flag);
+            const r = await smtpSource(srv.port, messages, sizeBytes, mode.flag);
             Object.assign(row, r);
-            const d = await waitDelivered(inst.maildirNew, MESSAGES);
+            const d = await waitDelivered(inst.maildirNew, messages);
             row.delivered = d.count;
             row.drainSeconds = d.drainSeconds;
-            row.cpuMsPerMsg = ((cpuSeconds(srv.child.pid) - cpu0) * 1000) / MESSAGES;
+            row.cpuMsPerMsg = ((cpuSeconds(srv.child.pid) - cpu0) * 1000) / messages;
+            if (tapsBefore) {
+              row.taps = tapsDuring(tapsBefore, await protection.fetchTimings(srv.adminPort));
+              // The peer, right after on the same spamd: spamd alone, asked as the plugin asks.
+              row.spamdAlone = await protection.spamdAlone(protectionServices, messages, sizeBytes, SESSIONS);
+            }
           } catch (e) {
             row.error = e.message;
             row.delivered = countNew(inst.maildirNew);
@@ -659,6 +721,8 @@ async function main() {
       }
     }
   }
+
+  if (protectionServices) await protectionServices.stop();
 
   // Ratios to smtp-sink for the same size and mode.
   for (const row of results) {
@@ -706,13 +770,34 @@ async function main() {
   console.log('');
   console.log(`Targets (${TARGET_KB} KB, Postern msg/s ÷ smtp-sink msg/s):`);
   let missed = false;
-  const targetRows = results.filter((r) => r.server !== 'smtp-sink' && r.sizeKb === TARGET_KB);
+  // The protection profile has no target: its figures are for the per-plugin breakdown below.
+  const targetRows = results.filter((r) => (r.server === 'postern' || r.server === 'postern+plugins') && r.sizeKb === TARGET_KB);
   if (!targetRows.length) console.log(`  (no ${TARGET_KB} KB Postern runs in this benchmark)`);
   for (const r of targetRows) {
     const target = TARGETS[r.mode];
     const ok = r.ratio !== undefined && r.ratio >= target;
     if (!ok) missed = true;
     console.log(`  ${r.server.padEnd(16)} ${r.mode.padEnd(15)} ${fmt(r.ratio, 3).padStart(6)}  target ≥ ${target.toFixed(2)}  ${ok ? 'met' : 'MISSED'}`);
+  }
+
+  const withTaps = results.filter((r) => r.taps);
+  if (withTaps.length) {
+    console.log('');
+    console.log('Protection profile: where the time goes (per-tap timings of the timed run, from GET /api/plugins/timings).');
+    console.log('avg ms: wall time of one call, waits on DNS, clamd and spamd included; ms/msg: that time per message;');
+    console.log('share: of all tap time. Taps overlap across the parallel sessions, so ms/msg adds up to latency, not to CPU.');
+    for (const r of withTaps) {
+      const bare = results.find((b) => b.server === 'postern' && b.sizeKb === r.sizeKb && b.mode === r.mode);
+      const vsBare = bare?.rate && r.rate ? `, ${fmt(r.rate / bare.rate, 3)} of Postern without plugins` : '';
+      const alone = r.spamdAlone;
+      console.log('');
+      console.log(`  ${r.sizeKb} KB ${r.mode}: ${fmt(r.rate)} msg/s${vsBare}`);
+      if (alone) {
+        console.log(`  spamd alone (the same ${r.sent} messages, ${SESSIONS} in flight, SPAMC SYMBOLS): ${fmt(alone.rate, 1)} msg/s; ` +
+          `Postern with every protection plugin reaches ${fmt(r.rate / alone.rate, 3)} of it`);
+      }
+      for (const l of protection.tapTable(r.taps, r.sent)) console.log(`    ${l}`);
+    }
   }
 
   if (idle) {
