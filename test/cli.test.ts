@@ -114,6 +114,22 @@ describe('postern CLI', () => {
       assert.match(run.stderr, /\(POSTERN_CONFIG_INVALID\)/);
     });
 
+    it('checks the options of enabled plugins against their manifests, and names an unknown plugin', () => {
+      const bad = join(dir, 'plugins.yaml');
+      writeFileSync(bad, 'hostname: mx.example.test\nplugins:\n  spamassassin: { enabled: true, port: 70000, colour: red }\n  clamav: { enabled: false, port: 0 }\n');
+      const run = postern(['check-config', '--config', bad]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /^plugins\.yaml: plugins\.spamassassin\.port: .*65535/m);
+      assert.match(run.stderr, /^plugins\.yaml: plugins\.spamassassin\.colour: .*/m);
+      assert.doesNotMatch(run.stderr, /clamav/, 'a disabled plugin is not checked');
+      assert.match(run.stderr, /2 plugin problems\n$/);
+
+      writeFileSync(bad, 'hostname: mx.example.test\nplugins:\n  no-such-plugin: { enabled: true }\n');
+      const missing = postern(['check-config', '--config', bad]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no-such-plugin.*\(POSTERN_PLUGIN_NOT_FOUND\)/);
+    });
+
     it('says when the config file is missing', () => {
       const run = postern(['domain', 'list', '--config', join(dir, 'nope.yaml')]);
       assert.equal(run.code, 1);

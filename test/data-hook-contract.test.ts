@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatAuthenticationResults } from '@postern/sdk';
 import { stripForgedAuthResults } from '../core/src/smtp/auth-results-header.js';
+import { foldHeader } from '../core/src/smtp/fold-header.js';
 import { ANN, createEnv, makeMessage, waitFor, WORLD } from './support/index.js';
 
 const plugin = `
@@ -97,5 +98,19 @@ describe('Authentication-Results text', () => {
     assert.equal(message.toString(), `Subject: x\r\nAuthentication-Results: mx.test.evil; spf=pass\r\n${body}`);
     const plain = Buffer.from('Subject: y\r\n\r\nbody\r\n');
     assert.equal(stripForgedAuthResults(plain, 'mx.test').message, plain, 'untouched when there is nothing to strip');
+  });
+});
+
+describe('headers the taps add', () => {
+  test('are folded at whitespace to 78 characters, and unfold to what the tap gave', () => {
+    const value = 'pass (mx.example.test: domain of a@good.test designates 127.0.0.1 as permitted sender) client-ip=127.0.0.1; envelope-from=a@good.test; identity=mailfrom;';
+    const folded = foldHeader('Received-SPF', value);
+    const lines = `Received-SPF: ${folded}`.split('\r\n');
+    assert.ok(lines.length > 1 && lines.every((l) => l.length <= 78), lines.join('\n'));
+    assert.ok(lines.slice(1).every((l) => l.startsWith(' ')), 'continuation lines start with the whitespace they were cut at');
+    assert.equal(folded.replace(/\r\n/g, ''), value);
+    const presigned = 'v=1; a=rsa-sha256;\r\n\tc=relaxed/relaxed; d=example.test;';
+    assert.equal(foldHeader('DKIM-Signature', presigned), presigned, 'short folded lines are kept as they are');
+    assert.equal(foldHeader('X-Token', 'a'.repeat(100)), 'a'.repeat(100), 'nothing to break at: left long');
   });
 });

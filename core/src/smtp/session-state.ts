@@ -1,6 +1,7 @@
 import { formatAuthResult, MapResults, type AuthResult, type EnvelopeAddress, type SessionView, type TransactionView, type Verdict } from '@postern/sdk';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import { foldHeader } from './fold-header.js';
 import type { Lease } from '../plugin-host/plugin-host.js';
 import type { SmtpListenerConfig } from '../config/types.js';
 
@@ -42,7 +43,7 @@ export class SmtpTransaction implements TransactionView {
     if (!/^[!-9;-~]+$/.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
     // A header value may not smuggle in a new header line: collapse line breaks into folding.
     const clean = value.replace(/\r?\n(?![ \t])/g, '\r\n\t').replace(/\r(?!\n)|(?<!\r)\n/g, ' ');
-    this.addedHeaders.push([name, clean]);
+    this.addedHeaders.push([name, foldHeader(name, clean)]);
   }
 
   addAuthResult(result: AuthResult): void {
