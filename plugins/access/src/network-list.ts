@@ -1,5 +1,6 @@
 import { BlockList } from 'node:net';
-import { normaliseIp, parseNetwork } from './ip.js';
+import { clientIp } from '@postern/sdk/net';
+import { parseNetwork } from './ip.js';
 
 /** A compiled list of networks: `match(ip)` gives the entry (as written in config) that holds `ip`. */
 export interface NetworkList {
@@ -26,7 +27,7 @@ export function compileNetworks(entries: readonly string[]): NetworkList {
   const check = (list: BlockList, ip: string): boolean => list.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
   return {
     match(ip: string): string | undefined {
-      const address = normaliseIp(ip);
+      const address = clientIp(ip);
       if (address === '' || entries.length === 0 || !check(all, address)) return undefined;
       return each.find(({ list }) => check(list, address))?.entry;
     },

@@ -1,5 +1,6 @@
 import { Stage, definePlugin, quarantine, reject, tempfail } from '@postern/sdk';
 import type { PluginDefinition } from '@postern/sdk';
+import { withTimeout } from '@postern/sdk/net';
 import { defaults, validate } from './options.js';
 import type { ClamavAction, ClamavOptions } from './options.js';
 import { buildNotice } from './notice.js';
@@ -25,16 +26,6 @@ export interface ClamavResult {
 
 /** The folder infected mail goes to with `action: quarantine`. */
 export const QUARANTINE_FOLDER = 'Quarantine';
-
-class ScanTimeout extends Error {}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new ScanTimeout(`no verdict within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** A signature name fit for an SMTP reply line. */
 function cleanName(name: string): string {
@@ -72,7 +63,7 @@ export function createClamavPlugin(makeScan: (options: Readonly<ClamavOptions>) 
 
           let result;
           try {
-            result = await withTimeout(scan(message), scanTimeoutMs);
+            result = await withTimeout(scan(message), scanTimeoutMs, () => new Error(`no verdict within ${scanTimeoutMs} ms`));
           } catch (err) {
             tx.results.set('clamav', { infected: false, viruses: [], skipped: 'error' } satisfies ClamavResult);
             api.log.warn({ tx: tx.id, error: describe(err), onError }, 'clamav: scan failed');

@@ -1,10 +1,10 @@
 import { Stage, definePlugin, quarantine, reject } from '@postern/sdk';
 import type { SessionView, TransactionView } from '@postern/sdk';
+import { lookupByType } from '@postern/sdk/net';
 import { fromDomain, headerBlock } from './headers.js';
 import { KeyStore, keyPath, resolveKeyDir } from './keys.js';
 import { defaultDmarc, defaults, validate } from './options.js';
 import type { DkimOptions } from './options.js';
-import { mailauthResolver } from './resolver.js';
 import { signMessage, spooledMessage } from './sign.js';
 import type { SignRequest } from './sign.js';
 import { verifyInbound } from './verify.js';
@@ -49,7 +49,8 @@ export default definePlugin<DkimOptions>({
     if (options.verify) {
       const dns = api.dns;
       if (!dns) throw new Error('dkim needs DNS to verify: grant the "dns" permission (or set verify: false)');
-      const resolver = mailauthResolver(dns, options.lookupTimeoutMs);
+      // DKIM keys, DMARC and ARC need TXT; SPF also A, AAAA, MX and PTR.
+      const resolver = lookupByType(dns, options.lookupTimeoutMs);
       api.tap(
         'data',
         async (session, tx) => {

@@ -1,12 +1,12 @@
-import { isIP } from 'node:net';
 import { arc } from 'mailauth/lib/arc/index.js';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dmarc } from 'mailauth/lib/dmarc/index.js';
 import { spf } from 'mailauth/lib/spf/index.js';
 import type { AuthResult } from '@postern/sdk';
+import { clientIp } from '@postern/sdk/net';
+import type { ResolveByType } from '@postern/sdk/net';
 import { headerBlock, headerValues } from './headers.js';
 import type { DmarcOptions } from './options.js';
-import type { MailauthResolver } from './resolver.js';
 
 /** One DKIM-Signature of an inbound message, as recorded in `results.get('dkim').signatures`. */
 export interface SignatureResult {
@@ -62,7 +62,8 @@ export interface InboundResults {
 
 export interface VerifyInput {
   message: Buffer;
-  resolver: MailauthResolver;
+  /** mailauth's resolver (`lookupByType` of `@postern/sdk/net` over api.dns). */
+  resolver: ResolveByType;
   minKeyBits: number;
   arc: boolean;
   dmarc: DmarcOptions;
@@ -102,18 +103,13 @@ function identities(message: Buffer): Map<string, string> {
   return map;
 }
 
-function normaliseIp(ip: string): string {
-  const plain = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip)?.[1] ?? ip;
-  return isIP(plain) === 0 ? '' : plain;
-}
-
 /** SPF for DMARC: reuse spf-ptr's result when there is one, else check MAIL FROM (HELO for <>). */
 async function spfFor(input: VerifyInput): Promise<SpfUsed | undefined> {
   const known = input.spf;
   if (known && typeof known.result === 'string' && typeof known.domain === 'string') {
     return { result: known.result, domain: known.domain.toLowerCase(), source: 'spf-ptr' };
   }
-  const ip = normaliseIp(input.client.ip);
+  const ip = clientIp(input.client.ip);
   if (ip === '') return undefined;
   const helo = input.client.helo?.replace(/^\[|\]$/g, '');
   const nullSender = input.client.mailFrom === '';

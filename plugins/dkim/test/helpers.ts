@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import type { PluginDns } from '@postern/sdk';
+import { lookupByType } from '@postern/sdk/net';
 import { createHarness } from '@postern/sdk/testing';
 import type { DeepPartial } from '@postern/sdk/testing';
 import { startDns } from '../../../test/support/dnsmasq.js';
@@ -13,7 +14,6 @@ import type { DkimKey } from '../../../test/support/dkim-tools.js';
 import type { Cleanup } from '../../../test/support/tmp.js';
 import plugin from '../src/index.js';
 import type { DkimOptions } from '../src/index.js';
-import { mailauthResolver } from '../src/resolver.js';
 
 export { dkimKey, signWith } from '../../../test/support/dkim-tools.js';
 
@@ -71,7 +71,7 @@ export function harness(world: World, options: DeepPartial<DkimOptions> = {}, da
 
 /** mailauth's verdicts on `message`, keys from the world's DNS. */
 export async function mailauthVerify(world: World, message: Buffer) {
-  const result = await dkimVerify(message, { resolver: mailauthResolver(world.api, 2000) as never });
+  const result = await dkimVerify(message, { resolver: lookupByType(world.api, 2000) as never });
   return result.results.map((r) => ({ result: r.status.result, domain: r.signingDomain, selector: r.selector, comment: r.status.comment }));
 }
 

@@ -1,14 +1,15 @@
 import { Stage, definePlugin, reject, tempfail } from '@postern/sdk';
+import { clientIp, reversedIp } from '@postern/sdk/net';
 import { LookupCache } from './cache.js';
 import { lifetimeMs, lookupZone } from './lookup.js';
 import type { ZoneLookup } from './lookup.js';
 import { defaults, validate } from './options.js';
 import type { DnsblOptions } from './options.js';
 import { compileReturnCodes } from './return-codes.js';
-import { normaliseIp, reverseIp } from './reverse.js';
 
 export type { DnsblAction, DnsblOptions, DnsblZone } from './options.js';
-export { reverseIp } from './reverse.js';
+/** The DNSBL query label of a client address (`reversedIp` of `@postern/sdk/net`). */
+export { reversedIp as reverseIp } from '@postern/sdk/net';
 
 /** One zone that lists the client. */
 export interface DnsblZoneHit {
@@ -49,8 +50,8 @@ export default definePlugin<DnsblOptions>({
         if (session.protocol !== 'smtp' || compiled.length === 0) return undefined;
         // The admin's allowlist (access plugin, Stage.ACCESS) wins over any blocklist.
         if (session.results.get<{ allow?: boolean }>('access')?.allow === true) return undefined;
-        const ip = normaliseIp(session.remoteAddress);
-        const reversed = reverseIp(ip);
+        const ip = clientIp(session.remoteAddress);
+        const reversed = reversedIp(ip);
         if (reversed === undefined) return undefined;
 
         const lookups = await Promise.all(

@@ -1,4 +1,5 @@
 import type { PluginDns } from '@postern/sdk';
+import { dnsError, withTimeout } from '@postern/sdk/net';
 import type { ReturnCodes } from './return-codes.js';
 
 /** One zone's answer for one client. `ttl`: the lowest TTL (seconds) of the A answers. */
@@ -10,18 +11,6 @@ export type ZoneLookup =
   | { status: 'absent' }
   /** Timeout, SERVFAIL, refused...: treated as not listed, and not cached. */
   | { status: 'error'; error: string };
-
-class LookupTimeout extends Error {
-  readonly code = 'ETIMEOUT';
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LookupTimeout(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** NXDOMAIN and NODATA are the list saying "not listed"; every other error is the lookup failing. */
 function isNotListed(err: unknown): boolean {
@@ -57,14 +46,14 @@ export function cleanReason(records: string[][]): string | undefined {
 export async function lookupZone(dns: PluginDns, name: string, codes: ReturnCodes, timeoutMs: number): Promise<ZoneLookup> {
   let all: Array<{ address: string; ttl: number }>;
   try {
-    all = await withTimeout(dns.resolve4(name, { ttl: true }), timeoutMs);
+    all = await withTimeout(dns.resolve4(name, { ttl: true }), timeoutMs, () => dnsError('ETIMEOUT', name, 'A'));
   } catch (err) {
     return isNotListed(err) ? { status: 'absent' } : { status: 'error', error: describe(err) };
   }
   const ttl = all.length === 0 ? 0 : Math.min(...all.map((a) => (Number.isFinite(a.ttl) && a.ttl > 0 ? a.ttl : 0)));
   const answers = all.map((a) => a.address).filter((a) => codes.matches(a));
   if (answers.length === 0) return all.length === 0 ? { status: 'absent' } : { status: 'clear', ttl };
-  const reason = await withTimeout(dns.resolveTxt(name), timeoutMs).then(cleanReason, () => undefined);
+  const reason = await withTimeout(dns.resolveTxt(name), timeoutMs, () => dnsError('ETIMEOUT', name, 'TXT')).then(cleanReason, () => undefined);
   return reason === undefined ? { status: 'listed', answers, ttl } : { status: 'listed', answers, reason, ttl };
 }
 

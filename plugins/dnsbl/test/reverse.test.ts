@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseIp, reverseIp } from '../src/reverse.js';
+import { clientIp } from '@postern/sdk/net';
+import { reverseIp } from '../src/index.js';
 import { compileReturnCodes, parseReturnCode } from '../src/return-codes.js';
 
 test('IPv4 octets are reversed', () => {
@@ -9,7 +10,7 @@ test('IPv4 octets are reversed', () => {
 });
 
 test('IPv4-mapped IPv6 is treated as IPv4', () => {
-  assert.equal(normaliseIp('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(clientIp('::ffff:192.0.2.1'), '192.0.2.1');
   assert.equal(reverseIp('::FFFF:192.0.2.1'), '1.2.0.192');
 });
 

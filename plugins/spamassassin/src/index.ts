@@ -1,5 +1,6 @@
 import { Stage, definePlugin, quarantine, reject, tempfail } from '@postern/sdk';
 import type { PluginDefinition } from '@postern/sdk';
+import { withTimeout } from '@postern/sdk/net';
 import { formatScore, spamHeaders } from './headers.js';
 import { defaults, validate } from './options.js';
 import { receivedForSpamd } from './received.js';
@@ -59,17 +60,6 @@ export const SKIPPED_HEADER = 'X-Spam-Skipped';
 
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-class ScanTimeout extends Error {}
-
-/** The plugin's own guard around any scanner (the default one also times itself out). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new ScanTimeout(`no verdict within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /**
  * The default scanner: SYMBOLS over SPAMC/1.5 to spamd (our own client, spamc-client.ts).
  * @example
@@ -126,7 +116,9 @@ export function createSpamassassinPlugin(makeScan: (options: Readonly<Spamassass
           let result: ScanResult;
           try {
             const received = Buffer.from(receivedForSpamd(session, tx, api.hostname), 'latin1');
-            result = await withTimeout(scan(Buffer.concat([received, message])), scanTimeoutMs + 500);
+            // The plugin's own guard around any scanner (the default one also times itself out).
+            const guardMs = scanTimeoutMs + 500;
+            result = await withTimeout(scan(Buffer.concat([received, message])), guardMs, () => new Error(`no verdict within ${guardMs} ms`));
           } catch (err) {
             skip('error', describe(err));
             api.log.warn({ tx: tx.id, error: describe(err), code: (err as { code?: unknown }).code, onError }, 'spamassassin: scan failed');

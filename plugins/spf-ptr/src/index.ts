@@ -1,15 +1,17 @@
 import { spf } from 'mailauth/lib/spf/index.js';
 import { Stage, definePlugin, reject, tempfail } from '@postern/sdk';
 import type { SessionView, TransactionView } from '@postern/sdk';
-import { checkPtr, iprevResult, normaliseIp } from './ptr.js';
+import { clientIp, dnsError, lookupByType, withTimeout } from '@postern/sdk/net';
+import { checkPtr, iprevResult } from './ptr.js';
 import type { PtrResult } from './ptr.js';
 import { defaultActions, defaults, validate } from './options.js';
 import type { SpfAction, SpfPtrOptions, SpfResultCode } from './options.js';
-import { spfResolver, withTimeout } from './resolver.js';
 
 export type { PtrMode, SpfAction, SpfPtrOptions, SpfResultCode } from './options.js';
 export type { IprevResult, PtrResult } from './ptr.js';
-export { canonicalIp, iprevResult, nameMatches, reverseName } from './ptr.js';
+export { canonicalIp, iprevResult, nameMatches } from './ptr.js';
+/** The PTR name of an address (`reverseDnsName` of `@postern/sdk/net`). */
+export { reverseDnsName as reverseName } from '@postern/sdk/net';
 
 /** What the plugin records under `tx.results.get('spf')` (the shape the greylist plugin reads). */
 export interface SpfResult {
@@ -75,14 +77,14 @@ export default definePlugin<SpfPtrOptions>({
     const { ptr, lookupTimeoutMs, receivedSpf } = api.options;
     // The host replaces a nested section whole: merge so `actions: { fail: tag }` keeps the other defaults.
     const actions = { ...defaultActions, ...api.options.actions };
-    const resolver = spfResolver(dns, lookupTimeoutMs);
+    const resolver = lookupByType(dns, lookupTimeoutMs);
 
     /** exp=domain without macros: its TXT, else undefined. */
     async function explanation(rr: string | undefined): Promise<string | undefined> {
       const exp = rr === undefined ? undefined : /(?:^|\s)exp=(\S+)/i.exec(rr)?.[1];
       if (exp === undefined || exp.includes('%')) return undefined;
       try {
-        const txt = await withTimeout(dns!.resolveTxt(exp), lookupTimeoutMs, exp, 'TXT');
+        const txt = await withTimeout(dns!.resolveTxt(exp), lookupTimeoutMs, () => dnsError('ETIMEOUT', exp, 'TXT'));
         const text = txt.length === 1 ? clean((txt[0] ?? []).join('')) : '';
         return text === '' ? undefined : text;
       } catch {
@@ -99,7 +101,7 @@ export default definePlugin<SpfPtrOptions>({
           api.log.debug({ tx: tx.id, skipped }, 'spf-ptr: checks skipped');
           return undefined;
         }
-        const ip = normaliseIp(session.remoteAddress);
+        const ip = clientIp(session.remoteAddress);
         if (ip === '') return undefined;
         const rawHelo = session.helo;
         const helo = rawHelo?.replace(/^\[|\]$/g, '');

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { PluginDns } from '@postern/sdk';
-import { withTimeout } from './resolver.js';
+import { clientIp, dnsError, ipv6Hextets, reverseDnsName, withTimeout } from '@postern/sdk/net';
 
 /** What the plugin records under `tx.results.get('ptr')`. */
 export interface PtrResult {
@@ -14,43 +14,9 @@ export interface PtrResult {
   error?: string;
 }
 
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
-
-/** The client as checked: IPv4-mapped IPv6 is IPv4; '' if not an IP. */
-export function normaliseIp(ip: string): string {
-  const plain = MAPPED_V4.exec(ip)?.[1] ?? ip;
-  return isIP(plain) === 0 ? '' : plain.toLowerCase();
-}
-
-/** The 8 hextets of an IPv6 address, "::" expanded and an embedded IPv4 tail converted. */
-function hextets(ip: string): string[] {
-  let text = ip.toLowerCase();
-  const v4 = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = tail === undefined ? [] : new Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...zeros, ...right];
-}
-
 /** One spelling per address: IPv6 as 8 four-digit hextets ("2001:0db8:0000:...:0001"), IPv4 as is. */
 export function canonicalIp(ip: string): string {
-  return isIP(ip) === 6 ? hextets(ip).map((h) => h.padStart(4, '0')).join(':') : ip;
-}
-
-/** The reverse DNS name: 1.2.3.4 -> 4.3.2.1.in-addr.arpa; IPv6 as 32 nibbles under ip6.arpa. */
-export function reverseName(ip: string): string | undefined {
-  if (isIP(ip) === 4) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
-  if (isIP(ip) !== 6) return undefined;
-  const nibbles = hextets(ip)
-    .map((h) => h.padStart(4, '0'))
-    .join('')
-    .split('');
-  return `${nibbles.reverse().join('.')}.ip6.arpa`;
+  return ipv6Hextets(ip)?.join(':') ?? ip;
 }
 
 /** The PTR name is the sender's domain or a name under it. */
@@ -73,14 +39,16 @@ function describe(err: unknown): string {
 /**
  * Forward-confirmed reverse DNS: resolvePtr of the arpa name (never dns.reverse, which reads
  * /etc/hosts), then the A (IPv4 client) or AAAA (IPv6 client) records of each name (at most 10)
- * must contain the IP.
+ * must contain the IP. An IPv4-mapped IPv6 `ip` is checked as the IPv4 address.
  */
-export async function checkPtr(dns: PluginDns, ip: string, domain: string, timeoutMs: number): Promise<PtrResult> {
-  const arpa = reverseName(ip);
+export async function checkPtr(dns: PluginDns, rawIp: string, domain: string, timeoutMs: number): Promise<PtrResult> {
+  const ip = clientIp(rawIp);
+  const arpa = reverseDnsName(ip);
   if (arpa === undefined) return { ptr: null, confirmed: false, matches: false };
+  const ask = <T>(query: Promise<T>, name: string, rrtype: string) => withTimeout(query, timeoutMs, () => dnsError('ETIMEOUT', name, rrtype));
   let names: string[];
   try {
-    names = await withTimeout(dns.resolvePtr(arpa), timeoutMs, arpa, 'PTR');
+    names = await ask(dns.resolvePtr(arpa), arpa, 'PTR');
   } catch (err) {
     return isNoData(err) ? { ptr: null, confirmed: false, matches: false } : { ptr: null, confirmed: false, matches: false, error: describe(err) };
   }
@@ -93,7 +61,7 @@ export async function checkPtr(dns: PluginDns, ip: string, domain: string, timeo
   await Promise.all(
     names.map(async (name) => {
       try {
-        const addresses = v6 ? await withTimeout(dns.resolve6(name), timeoutMs, name, 'AAAA') : await withTimeout(dns.resolve4(name), timeoutMs, name, 'A');
+        const addresses = v6 ? await ask(dns.resolve6(name), name, 'AAAA') : await ask(dns.resolve4(name), name, 'A');
         if (addresses.some((a) => canonicalIp(a) === want)) confirmed.push(name);
       } catch (err) {
         if (!isNoData(err)) error ??= describe(err);

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stage } from '@postern/sdk';
+import { lookupByType } from '@postern/sdk/net';
 import { createHarness } from '@postern/sdk/testing';
 import plugin from '../src/index.js';
-import { spfResolver } from '../src/resolver.js';
 import { ARPA, CLIENT, WORLD, spfHarness } from './helpers.js';
 import type { SpfResult } from '../src/index.js';
 
@@ -78,7 +78,7 @@ test('a DNS timeout is a temperror (451), AAAA included', async () => {
   const tx = h.transaction({ mailFrom: 'a@slow.test' });
   assert.equal((await h.run('mailFrom', h.session(), tx))?.code, 451);
   assert.equal(tx.results.get<SpfResult>('spf')?.result, 'temperror');
-  const resolver = spfResolver(dns, 30);
+  const resolver = lookupByType(dns, 30);
   await assert.rejects(resolver('slow.test', 'TXT'), { code: 'ETIMEOUT' });
   await assert.rejects(resolver('slow.test', 'AAAA'), { code: 'ETIMEOUT' });
   await assert.rejects(resolver('slow.test', 'SRV'), { code: 'ENODATA' });
