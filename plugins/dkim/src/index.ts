@@ -27,6 +27,12 @@ function outbound(session: SessionView): 'authenticated' | 'trusted' | undefined
   return undefined;
 }
 
+/** The From domain is the user's domain or under it (a user of example.com may sign for news.example.com). */
+function ownDomain(user: string, domain: string): boolean {
+  const own = user.slice(user.lastIndexOf('@') + 1).toLowerCase();
+  return own !== '' && (domain === own || domain.endsWith(`.${own}`));
+}
+
 function allowlisted(session: SessionView, tx: TransactionView): boolean {
   const allowed = (r: { allow?: unknown } | undefined): boolean => r?.allow === true;
   return allowed(session.results.get('access')) || allowed(tx.results.get('access'));
@@ -117,6 +123,10 @@ export default definePlugin<DkimOptions>({
           const domain = fromDomain(headerBlock(message));
           if (domain === undefined) {
             api.log.debug({ tx: tx.id }, 'dkim: not signed: no single From address with a domain');
+            return undefined;
+          }
+          if (options.signOwnDomainOnly && session.user !== undefined && !ownDomain(session.user, domain)) {
+            api.log.info({ tx: tx.id, domain, user: session.user }, "dkim: not signed: the From domain is not the user's own");
             return undefined;
           }
           const perDomain = options.domains[domain];

@@ -23,6 +23,12 @@ export interface DkimOptions {
   verify: boolean;
   /** Sign mail of authenticated or trusted senders with the From domain's key. */
   sign: boolean;
+  /**
+   * An authenticated user's mail is signed only when the From domain is the user's own domain (or
+   * under it), so one customer of a shared server cannot get another's signature. Trusted
+   * networks (relay) are not limited. false: any domain with a key.
+   */
+  signOwnDomainOnly: boolean;
   /** Where the keys are: `<keyDir>/<domain>/<selector>.key`. '' → `<dataDir>/dkim`; relative → under dataDir. */
   keyDir: string;
   /** Selectors tried for every domain, in order; each one whose key file exists signs. */
@@ -47,6 +53,7 @@ export const defaultDmarc: DmarcOptions = { enforce: true, rejectAction: 'reject
 export const defaults: DkimOptions = {
   verify: true,
   sign: true,
+  signOwnDomainOnly: true,
   keyDir: '',
   selectors: ['postern'],
   domains: {},
@@ -81,7 +88,7 @@ function checkSelectors(value: unknown, key: string, errors: string[]): void {
 /** "key: reason" errors, one per problem. */
 export function validate(options: DkimOptions): string[] {
   const errors: string[] = [];
-  for (const key of ['verify', 'sign', 'arc'] as const) if (typeof options[key] !== 'boolean') errors.push(`${key}: must be true or false`);
+  for (const key of ['verify', 'sign', 'signOwnDomainOnly', 'arc'] as const) if (typeof options[key] !== 'boolean') errors.push(`${key}: must be true or false`);
   if (typeof options.keyDir !== 'string') errors.push('keyDir: must be a path (or "" for <dataDir>/dkim)');
   checkSelectors(options.selectors, 'selectors', errors);
   if (!isRecord(options.domains)) errors.push('domains: must be a map of domain to { selectors, sign }');

@@ -84,6 +84,28 @@ test('not signed: inbound clients, a From domain without a key (logged at debug)
   assert.deepEqual(tx.addedHeaders, []);
 });
 
+test("an authenticated user's mail is signed only for the user's own domain, unless signOwnDomainOnly is off", async (t) => {
+  const dataDir = await dataDirWith(t, [{ domain: 'example.test', selector: 'postern', key: world.local.rsa }]);
+  const h = await harness(world, { verify: false }, dataDir);
+  const foreign = h.transaction({ message: letter('Boss <boss@example.test>') });
+  await h.run('data', h.session({ user: 'mallory@other.test', listener: 'submission' }), foreign);
+  assert.deepEqual(foreign.addedHeaders, [], "another customer's domain is not signed");
+  assert.ok(h.log.some((e) => e.level === 'info' && e.msg === "dkim: not signed: the From domain is not the user's own"));
+
+  const sub = h.transaction({ message: letter('news@example.test') });
+  await h.run('data', h.session({ user: 'ann@Example.test', listener: 'submission' }), sub);
+  assert.equal(sub.addedHeaders.length, 1, "the user's own domain is signed (case-insensitive)");
+
+  const relay = h.transaction({ message: letter('boss@example.test') });
+  await h.run('data', h.session({ trusted: true }), relay);
+  assert.equal(relay.addedHeaders.length, 1, 'trusted networks are not limited');
+
+  const any = await harness(world, { verify: false, signOwnDomainOnly: false }, dataDir);
+  const tx = any.transaction({ message: letter('boss@example.test') });
+  await any.run('data', any.session({ user: 'mallory@other.test' }), tx);
+  assert.equal(tx.addedHeaders.length, 1, 'off: any domain with a key');
+});
+
 test('a broken key file is logged and the mail goes unsigned; a replaced key file is picked up', async (t) => {
   const dataDir = await dataDirWith(t, [{ domain: 'example.test', selector: 'postern', key: world.local.rsa }]);
   const file = join(dataDir, 'dkim', 'example.test', 'postern.key');
