@@ -127,3 +127,26 @@ test('a fail-open plugin that throws is ignored: the mail is accepted and delive
   await assertLoggedFailure(env, 'thrower', 'POSTERN_PLUGIN_TAP_FAILED');
   assert.equal((await env.mailbox(ANN)).length, 1);
 });
+
+test("what a plugin (or a library) prints with console.* becomes a structured log line, so stdout stays JSON", async (t) => {
+  const chatty = `export default {
+  name: 'chatty',
+  setup(api) {
+    api.tap('mailFrom', () => {
+      console.log('TOTAL %d EXPECTING %d', 12, 10);
+      console.warn('careful');
+      return undefined;
+    });
+  },
+};`;
+  const env = await createEnv(t, { ...WORLD, testPlugins: { chatty }, plugins: { chatty: { enabled: true } } });
+  const client = await env.connect('mx');
+  await client.ehlo();
+  assert.equal((await client.cmd('MAIL FROM:<a@client.example.test>')).code, 250);
+  await client.quit();
+  const printed = await env.server.waitForLog((l) => l.msg === 'TOTAL 12 EXPECTING 10');
+  assert.equal(printed.source, 'console');
+  assert.equal(printed.level, 30);
+  assert.equal((await env.server.waitForLog((l) => l.msg === 'careful')).level, 40);
+  assert.deepEqual(env.server.find((l) => l.unparsed === true), [], 'every stdout line is JSON');
+});

@@ -23,7 +23,10 @@ export const startCommand: CommandGroup = {
     const config = loadConfig(configPath(ctx, values.config));
     // Loaded only here, so the admin commands never pay for the SMTP stack and plugin host.
     const { startServer } = await import('../../server.js');
-    const server = await startServer(config);
+    const { captureConsole, createLogger } = await import('../../logging.js');
+    const log = createLogger(config);
+    captureConsole(log);
+    const server = await startServer(config, log);
     // SIGHUP (what `postern plugin reload` sends) builds a new plugin generation; so do edits to
     // the config file and to plugin sources (the server watches them). A broken one is refused and
     // the current one keeps serving.
