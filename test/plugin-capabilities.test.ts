@@ -36,6 +36,8 @@ test('a trusted plugin resolves through the configured DNS and keeps kv state ac
   const bad = await client.cmd('MAIL FROM:<b@nomx.test>');
   assert.equal(bad.code, 550, bad.raw);
   await client.quit();
+  // The log line may reach us a moment after the client's reply: wait for both.
+  await env.server.waitForLog((l) => l.msg === 'capabilities' && l.seen === 2);
   const lines = env.server.find((l) => l.msg === 'capabilities');
   assert.deepEqual(lines.map((l) => [l.seen, l.mx]), [[1, [{ exchange: 'mx.sender.test', priority: 10 }]], [2, 'ENOTFOUND']]);
 

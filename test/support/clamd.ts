@@ -12,13 +12,12 @@
  *   const clamd = await startClamd(t);
  *   // plugins: { clamav: { enabled: true, port: clamd.port } }
  */
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopChild } from './child-process.js';
+import { startDaemon } from './child-process.js';
 import { freePort } from './ports.js';
-import { sleep, tempDir, type Cleanup } from './tmp.js';
+import { tempDir, type Cleanup } from './tmp.js';
 
 export interface ClamdServer {
   port: number;
@@ -89,22 +88,14 @@ export async function startClamd(t: Cleanup, options: { config?: string[] } = {}
   ];
   await writeFile(configFile, config.join('\n') + '\n');
 
-  const child = spawn(CLAMD, [`--config-file=${configFile}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
-  const stop = () => stopChild(child, exited);
-  t.after(stop);
-
-  const deadline = Date.now() + 15_000;
-  while (child.exitCode === null && child.signalCode === null && !spawnError && Date.now() < deadline) {
-    if ((await ask(port, 'PING')) === 'PONG') return { port, pid: child.pid!, configFile, stop };
-    await sleep(25);
-  }
-  await stop();
-  if (spawnError) throw new Error(`cannot run ${CLAMD} (${spawnError.message}); apt-get install clamav-daemon`);
-  throw new Error(`clamd did not start:\n${output}`);
+  const daemon = await startDaemon(t, {
+    command: CLAMD,
+    args: [`--config-file=${configFile}`],
+    name: 'clamd',
+    install: 'apt-get install clamav-daemon',
+    ready: async () => (await ask(port, 'PING')) === 'PONG',
+    timeoutMs: 15_000,
+    pollMs: 25,
+  });
+  return { port, pid: daemon.pid, configFile, stop: daemon.stop };
 }

@@ -28,13 +28,12 @@
  *   const resolver = new Resolver();
  *   resolver.setServers([dns.server]);
  */
-import { spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { sleep, tempDir, type Cleanup } from './tmp.js';
-import { stopChild } from './child-process.js';
+import { tempDir, type Cleanup } from './tmp.js';
+import { DaemonStartError, startDaemon } from './child-process.js';
 
 export interface DnsRecords {
   mx?: Array<{ domain: string; host: string; preference: number }>;
@@ -142,26 +141,21 @@ export async function startDns(t: Cleanup, records: DnsRecords = {}, options: Dn
     ];
     await writeFile(configFile, config.join('\n') + '\n');
 
-    const child = spawn(DNSMASQ, ['--keep-in-foreground', `--conf-file=${configFile}`, '--log-facility=-'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    let spawnError: Error | undefined;
-    child.once('error', (err) => (spawnError = err));
-    const stop = () => stopChild(child, exited);
-    t.after(stop);
-
-    const deadline = Date.now() + 5000;
-    while (child.exitCode === null && child.signalCode === null && !spawnError && Date.now() < deadline) {
-      if (await answers(server)) {
-        return { port, server, pid: child.pid!, configFile, stop };
-      }
-      await sleep(10);
+    try {
+      const daemon = await startDaemon(t, {
+        command: DNSMASQ,
+        args: ['--keep-in-foreground', `--conf-file=${configFile}`, '--log-facility=-'],
+        name: 'dnsmasq',
+        install: 'apt-get install dnsmasq',
+        ready: () => answers(server),
+        timeoutMs: 5000,
+        pollMs: 10,
+      });
+      return { port, server, pid: daemon.pid, configFile, stop: daemon.stop };
+    } catch (err) {
+      if (!(err instanceof DaemonStartError) || !/address already in use/i.test(err.output)) throw err;
+      lastError = err.output;
     }
-    await stop();
-    if (spawnError) throw new Error(`cannot run ${DNSMASQ} (${spawnError.message}); apt-get install dnsmasq`);
-    lastError = stderr;
-    if (!/address already in use/i.test(stderr)) break;
   }
   throw new Error(`dnsmasq did not start:\n${lastError}`);
 }

@@ -14,13 +14,12 @@
  *   before(async () => { spamd = await startSpamd(cleanup); });
  *   // plugins: { spamassassin: { enabled: true, port: spamd.port } }
  */
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopChild } from './child-process.js';
+import { startDaemon } from './child-process.js';
 import { freePort } from './ports.js';
-import { sleep, tempDir, type Cleanup } from './tmp.js';
+import { tempDir, type Cleanup } from './tmp.js';
 
 export interface SpamdServer {
   port: number;
@@ -86,22 +85,14 @@ export async function startSpamd(t: Cleanup): Promise<SpamdServer> {
     `--pidfile=${join(dir, 'spamd.pid')}`,
     ...(asRoot ? ['--username=nobody'] : []),
   ];
-  const child = spawn(SPAMD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
-  const stop = () => stopChild(child, exited);
-  t.after(stop);
-
-  const deadline = Date.now() + 30_000;
-  while (child.exitCode === null && child.signalCode === null && !spawnError && Date.now() < deadline) {
-    if (await ping(port)) return { port, pid: child.pid!, output: () => output, stop };
-    await sleep(100);
-  }
-  await stop();
-  if (spawnError) throw new Error(`cannot run ${SPAMD} (${spawnError.message}); apt-get install spamd spamassassin`);
-  throw new Error(`spamd did not start:\n${output}`);
+  const daemon = await startDaemon(t, {
+    command: SPAMD,
+    args,
+    name: 'spamd',
+    install: 'apt-get install spamd spamassassin',
+    ready: () => ping(port),
+    timeoutMs: 30_000,
+    pollMs: 100,
+  });
+  return { port, pid: daemon.pid, output: daemon.output, stop: daemon.stop };
 }
