@@ -17,7 +17,9 @@ import { formatAuthResult, MapResults, type AuthResult, type PluginApi, type Ses
 import { ErrorCode, isPosternError } from '../core/src/errors.js';
 import { Pipeline, type TapOwner } from '../core/src/pipeline/pipeline.js';
 import { applyEffects } from '../core/src/plugin-host/sandbox/hook-snapshot.js';
+import { cleanupList, startDns } from './support/index.js';
 import {
+  createSandboxResolver,
   effectiveGrants,
   loadSandboxedPlugin,
   MemoryKvStore,
@@ -558,6 +560,37 @@ describe('capabilities, only when granted', () => {
     const verdict = await pipeline.decide('connect', session());
     assert.deepEqual(JSON.parse(verdict!.reason!), { reversed: '10.2.0.192', mx: [{ exchange: 'mx.example.test', priority: 10 }], missing: 'ENOTFOUND', listed: ['127.0.0.2'] });
     assert.deepEqual(asked, ['MX example.test', 'A nothing.test', 'A 2.0.0.127.rbl.test']);
+  });
+
+  test('dns gives AAAA records and TTLs, from a real dnsmasq', async () => {
+    const cleanup = cleanupList();
+    try {
+      const dns = await startDns(cleanup, { a: [{ name: 'mx.six.test', address: '192.0.2.25' }], aaaa: [{ name: 'mx.six.test', address: '2001:db8::25' }] }, { localTtl: 300 });
+      const source = `
+        const { definePlugin, reject } = require('@postern/sdk');
+        module.exports = definePlugin({
+          name: 'six',
+          setup(api) {
+            api.tap('connect', async () => {
+              const v6 = await api.dns.resolve6('mx.six.test');
+              const v6ttl = await api.dns.resolve6('mx.six.test', { ttl: true });
+              const v4ttl = await api.dns.resolve4('mx.six.test', { ttl: true });
+              return reject('seen', { reason: JSON.stringify({ v6, v6ttl, v4ttl }) });
+            });
+          },
+        });`;
+      const resolver = createSandboxResolver({ servers: [dns.server], timeoutMs: 2000 });
+      const { pipeline } = await pipelineWith(source, 'six', { dns: true }, { dns: { resolver } });
+      const verdict = await pipeline.decide('connect', session());
+      assert.equal(verdict?.action, 'reject', verdict?.reason);
+      assert.deepEqual(JSON.parse(verdict!.reason!), {
+        v6: ['2001:db8::25'],
+        v6ttl: [{ address: '2001:db8::25', ttl: 300 }],
+        v4ttl: [{ address: '192.0.2.25', ttl: 300 }],
+      });
+    } finally {
+      await cleanup.run();
+    }
   });
 
   test('kv is namespaced by the host-given plugin name', async () => {

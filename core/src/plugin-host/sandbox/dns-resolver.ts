@@ -19,8 +19,9 @@ export interface SandboxDnsResolver {
   resolvePtr(name: string): Promise<string[]>;
 }
 
-/** The record types, as the sandbox asks for them. */
-export type DnsQueryType = 'A' | 'AAAA' | 'A+TTL' | 'AAAA+TTL' | 'MX' | 'TXT' | 'PTR';
+import type { DnsQueryType } from './sandbox-protocol.js';
+
+export type { DnsQueryType };
 
 /**
  * The lookups a plugin gets, over a resolver configured like the server's own (config `dns`).

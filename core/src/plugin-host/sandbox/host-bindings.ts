@@ -4,7 +4,7 @@ import { dnsQuery, type DnsQueryType, type SandboxDnsResolver } from './dns-reso
 import type { SandboxGrants } from './grants.js';
 import type { KvStore } from './kv-store.js';
 import { NetGate, type SandboxFailure } from './net-gate.js';
-import { MAX_DNS_IN_FLIGHT, MAX_KV_KEY, MAX_KV_VALUE, MAX_LOG_BYTES, MAX_WRITE, type Op } from './sandbox-protocol.js';
+import { DNS_QUERY_TYPES, MAX_DNS_IN_FLIGHT, MAX_KV_KEY, MAX_KV_VALUE, MAX_LOG_BYTES, MAX_WRITE, type Op } from './sandbox-protocol.js';
 
 /*
  * The host side of a sandboxed plugin's capabilities (log, dns, kv, net), one per worker: it does
@@ -34,7 +34,7 @@ export interface HostOps {
   close(): void;
 }
 
-const DNS_TYPES: ReadonlySet<string> = new Set(['A', 'AAAA', 'A+TTL', 'AAAA+TTL', 'MX', 'TXT', 'PTR']);
+const DNS_TYPES: ReadonlySet<string> = new Set(DNS_QUERY_TYPES);
 const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 const isId = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
 const isKey = (key: unknown): key is string => typeof key === 'string' && key.length > 0 && key.length <= MAX_KV_KEY;

@@ -108,6 +108,10 @@ export const EXIT_EXTERNAL_MEMORY = 86;
 export const MAX_KV_KEY = 512;
 /** kv values (JSON text) longer than this are refused. */
 export const MAX_KV_VALUE = 64 * 1024;
+/** The record types a sandboxed plugin may ask for (`api.dns`); checked on both sides of the worker. */
+export const DNS_QUERY_TYPES = ['A', 'AAAA', 'A+TTL', 'AAAA+TTL', 'MX', 'TXT', 'PTR'] as const;
+export type DnsQueryType = (typeof DNS_QUERY_TYPES)[number];
+
 /** DNS queries one plugin may have in flight. */
 export const MAX_DNS_IN_FLIGHT = 64;
 /** Log records one entry may produce; more are counted and dropped. */

@@ -1,6 +1,7 @@
 import { DELIVERY_HOOKS, EVENT_HOOKS, POLICY_HOOKS } from '@postern/sdk';
 import { ErrorCode } from '../../errors.js';
 import {
+  DNS_QUERY_TYPES,
   MAX_DNS_IN_FLIGHT,
   MAX_KV_KEY,
   MAX_KV_VALUE,
@@ -26,7 +27,7 @@ interface RuntimeConfig {
   grants: { dns: boolean; kv: boolean; log: boolean; net: boolean };
 }
 
-const DNS_TYPES: ReadonlySet<string> = new Set(['A', 'MX', 'TXT', 'PTR']);
+const DNS_TYPES: ReadonlySet<string> = new Set(DNS_QUERY_TYPES);
 const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 const HOOKS: ReadonlySet<string> = new Set<string>([...POLICY_HOOKS, ...EVENT_HOOKS]);
 
